@@ -1,0 +1,117 @@
+using Berth.Core;
+using Berth.Core.Errors;
+using Berth.Storage.Drivers;
+
+namespace Berth.Storage;
+
+/// <summary>
+/// The global content-addressed store and the per-repository links onto it. A blob is visible
+/// in a repository when its <c>_layers</c> link exists and its data exists; data written once is
+/// never rewritten, which is what makes caching, deduplication and mounting free.
+/// </summary>
+public sealed class BlobStore(IStorageDriver driver)
+{
+    public IStorageDriver Driver { get; } = driver;
+
+    /// <summary>Size of a blob in the global store, or null when absent.</summary>
+    public async Task<long?> StatContentAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = await Driver.StatAsync(StoragePaths.BlobData(digest), cancellationToken);
+            return info.IsDirectory ? null : info.Size;
+        }
+        catch (StoragePathNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Size of a blob linked into <paramref name="name"/>, or null when it is not part of it.</summary>
+    public async Task<long?> StatAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)
+    {
+        var linked = await Links.ReadAsync(Driver, StoragePaths.LayerLink(name, digest), cancellationToken)
+            ?? await Links.ReadAsync(Driver, StoragePaths.ManifestRevisionLink(name, digest), cancellationToken);
+        return linked == digest ? await StatContentAsync(digest, cancellationToken) : null;
+    }
+
+    /// <summary>Opens a linked blob for reading, or throws <see cref="ErrorCode.BlobUnknown"/>.</summary>
+    public async Task<Stream> OpenReadAsync(Digest digest, long offset, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Driver.OpenReadAsync(StoragePaths.BlobData(digest), offset, cancellationToken);
+        }
+        catch (StoragePathNotFoundException)
+        {
+            throw ErrorCode.BlobUnknown.With(new { digest = digest.ToString() });
+        }
+    }
+
+    /// <summary>Reads a small blob (a manifest) whole.</summary>
+    public async Task<byte[]?> GetContentAsync(Digest digest, int maxBytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Driver.GetContentAsync(StoragePaths.BlobData(digest), maxBytes, cancellationToken);
+        }
+        catch (StoragePathNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Stores small content (a manifest) under its digest unless it is there already.</summary>
+    public async Task PutContentAsync(Digest digest, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        if (await StatContentAsync(digest, cancellationToken) != content.Length)
+        {
+            await Driver.PutContentAsync(StoragePaths.BlobData(digest), content, cancellationToken);
+        }
+    }
+
+    public Task LinkAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken) =>
+        Links.WriteAsync(Driver, StoragePaths.LayerLink(name, digest), digest, cancellationToken);
+
+    /// <summary>Removes a blob from a repository (the data stays for garbage collection); false when it was not linked.</summary>
+    public async Task<bool> UnlinkAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)
+    {
+        if (await Links.ReadAsync(Driver, StoragePaths.LayerLink(name, digest), cancellationToken) != digest)
+        {
+            return false;
+        }
+
+        return await Links.DeleteIfExistsAsync(Driver, StoragePaths.LayerLinkDirectory(name, digest), cancellationToken);
+    }
+
+    /// <summary>
+    /// Links a blob of <paramref name="from"/> into <paramref name="to"/> without copying bytes.
+    /// Returns the size, or null when <paramref name="from"/> has no such blob.
+    /// </summary>
+    public async Task<long?> MountAsync(RepositoryName from, RepositoryName to, Digest digest, CancellationToken cancellationToken)
+    {
+        var size = await StatAsync(from, digest, cancellationToken);
+        if (size is null)
+        {
+            return null;
+        }
+
+        await LinkAsync(to, digest, cancellationToken);
+        return size;
+    }
+
+    /// <summary>
+    /// Links a blob that exists anywhere in the registry into <paramref name="to"/>, for clients
+    /// that ask to mount without naming a source. Returns null when the content is not stored.
+    /// </summary>
+    public async Task<long?> MountAnyAsync(RepositoryName to, Digest digest, CancellationToken cancellationToken)
+    {
+        var size = await StatContentAsync(digest, cancellationToken);
+        if (size is not null)
+        {
+            await LinkAsync(to, digest, cancellationToken);
+        }
+
+        return size;
+    }
+}

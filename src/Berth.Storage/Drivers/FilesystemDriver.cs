@@ -1,0 +1,329 @@
+using Microsoft.Extensions.Logging;
+
+namespace Berth.Storage.Drivers;
+
+/// <summary>
+/// Stores objects as files below a root directory, with Distribution's filesystem layout.
+/// </summary>
+/// <remarks>
+/// Atomicity comes from rename(2). Small objects are written to a staging directory, flushed to
+/// disk and renamed into place. When a target's parent directories do not exist yet, they are
+/// built in staging too and the topmost new directory is renamed into place, so a file appears
+/// together with its directories: a crash never leaves an empty tag or repository directory that
+/// a listing would report. Deletes rename the victim into staging first, so they are atomic too.
+/// </remarks>
+public sealed partial class FilesystemDriver : IStorageDriver
+{
+    /// <summary>Where temporary files live; beside the data so that renames stay on one filesystem.</summary>
+    public const string StagingDirectoryName = ".berth-staging";
+
+    private const int ReadBufferSize = 128 * 1024;
+    private readonly string _root;
+    private readonly string _staging;
+    private readonly ILogger _logger;
+
+    public FilesystemDriver(string rootDirectory, ILogger<FilesystemDriver> logger)
+    {
+        _root = Path.GetFullPath(rootDirectory).TrimEnd(Path.DirectorySeparatorChar);
+        _staging = Path.Combine(_root, StagingDirectoryName);
+        _logger = logger;
+        Directory.CreateDirectory(_staging);
+        CleanStaleStaging();
+    }
+
+    public string Name => "filesystem";
+
+    public string RootDirectory => _root;
+
+    /// <summary>The local file behind a storage path, so the HTTP layer can hand it to sendfile.</summary>
+    public string LocalPath(string path)
+    {
+        var full = Path.GetFullPath(Path.Combine(_root, path.TrimStart('/')));
+        if (!full.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new InvalidStoragePathException(path);
+        }
+
+        return full;
+    }
+
+    public async Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken)
+    {
+        var full = LocalPath(path);
+        try
+        {
+            await using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
+            var length = stream.Length;
+            if (length > maxBytes)
+            {
+                throw new StorageObjectTooLargeException(path, length, maxBytes);
+            }
+
+            var buffer = new byte[length];
+            await stream.ReadExactlyAsync(buffer, cancellationToken);
+            return buffer;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new StoragePathNotFoundException(path, Name);
+        }
+    }
+
+    public async Task PutContentAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        var full = LocalPath(path);
+        var temp = NewStagingPath();
+        await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None))
+        {
+            await stream.WriteAsync(content, cancellationToken);
+            stream.Flush(flushToDisk: true);
+        }
+
+        try
+        {
+            PublishFile(temp, full);
+        }
+        catch
+        {
+            TryDeleteFile(temp);
+            throw;
+        }
+    }
+
+    public Task<Stream> OpenReadAsync(string path, long offset, CancellationToken cancellationToken)
+    {
+        var full = LocalPath(path);
+        try
+        {
+            var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, ReadBufferSize,
+                FileOptions.Asynchronous | FileOptions.SequentialScan);
+            stream.Seek(Math.Min(offset, stream.Length), SeekOrigin.Begin);
+            return Task.FromResult<Stream>(stream);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException && !Directory.Exists(full))
+        {
+            throw new StoragePathNotFoundException(path, Name);
+        }
+    }
+
+    public Task<StorageWriter> OpenWriteAsync(string path, bool append, CancellationToken cancellationToken)
+    {
+        var full = LocalPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var stream = new FileStream(full, append ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.Write, FileShare.Read | FileShare.Delete,
+            1, FileOptions.Asynchronous);
+        if (append)
+        {
+            stream.Seek(0, SeekOrigin.End);
+        }
+
+        return Task.FromResult<StorageWriter>(new FileWriter(stream, full));
+    }
+
+    public Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken)
+    {
+        var full = LocalPath(path);
+        var file = new FileInfo(full);
+        if (file.Exists)
+        {
+            return Task.FromResult(new StorageFileInfo(path, file.Length, file.LastWriteTimeUtc, false));
+        }
+
+        var directory = new DirectoryInfo(full);
+        if (directory.Exists)
+        {
+            return Task.FromResult(new StorageFileInfo(path, 0, directory.LastWriteTimeUtc, true));
+        }
+
+        throw new StoragePathNotFoundException(path, Name);
+    }
+
+    public Task<IReadOnlyList<string>> ListAsync(string path, CancellationToken cancellationToken)
+    {
+        var full = path == "/" ? _root : LocalPath(path);
+        var prefix = path == "/" ? "/" : path + "/";
+        try
+        {
+            var result = new List<string>();
+            foreach (var entry in Directory.EnumerateFileSystemEntries(full))
+            {
+                var name = Path.GetFileName(entry);
+                if (path == "/" && name == StagingDirectoryName)
+                {
+                    continue;
+                }
+
+                result.Add(prefix + name);
+            }
+
+            return Task.FromResult<IReadOnlyList<string>>(result);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            throw new StoragePathNotFoundException(path, Name);
+        }
+        catch (IOException) when (File.Exists(full))
+        {
+            throw new StoragePathNotFoundException(path, Name);
+        }
+    }
+
+    public Task MoveAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken)
+    {
+        var source = LocalPath(sourcePath);
+        if (!File.Exists(source))
+        {
+            throw new StoragePathNotFoundException(sourcePath, Name);
+        }
+
+        PublishFile(source, LocalPath(destinationPath));
+        return Task.CompletedTask;
+    }
+
+    public Task DeleteAsync(string path, CancellationToken cancellationToken)
+    {
+        var full = LocalPath(path);
+        if (File.Exists(full))
+        {
+            File.Delete(full);
+            return Task.CompletedTask;
+        }
+
+        if (!Directory.Exists(full))
+        {
+            throw new StoragePathNotFoundException(path, Name);
+        }
+
+        // Rename first so the whole subtree disappears at once, then remove it at leisure.
+        var graveyard = NewStagingPath();
+        try
+        {
+            Directory.Move(full, graveyard);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            throw new StoragePathNotFoundException(path, Name);
+        }
+
+        Directory.Delete(graveyard, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    public Task<Uri?> RedirectUriAsync(string path, string method, CancellationToken cancellationToken) => Task.FromResult<Uri?>(null);
+
+    /// <summary>Renames <paramref name="source"/> to <paramref name="destination"/>, creating missing parents atomically.</summary>
+    private void PublishFile(string source, string destination)
+    {
+        var parent = Path.GetDirectoryName(destination)!;
+        if (Directory.Exists(parent))
+        {
+            File.Move(source, destination, overwrite: true);
+            return;
+        }
+
+        // Find the topmost directory that is missing and build the chain below it in staging.
+        var topMissing = parent;
+        while (true)
+        {
+            var up = Path.GetDirectoryName(topMissing)!;
+            if (up.Length <= _root.Length || Directory.Exists(up))
+            {
+                break;
+            }
+
+            topMissing = up;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(topMissing)!);
+        var stageRoot = NewStagingPath();
+        var staged = Path.Combine(stageRoot, Path.GetRelativePath(topMissing, destination));
+        Directory.CreateDirectory(Path.GetDirectoryName(staged)!);
+        File.Move(source, staged);
+        try
+        {
+            Directory.Move(stageRoot, topMissing);
+        }
+        catch (IOException)
+        {
+            // Another writer created the directory meanwhile; it exists now, so a plain rename works.
+            Directory.CreateDirectory(parent);
+            File.Move(staged, destination, overwrite: true);
+            Directory.Delete(stageRoot, recursive: true);
+        }
+    }
+
+    private string NewStagingPath() => Path.Combine(_staging, Guid.NewGuid().ToString("N"));
+
+    private void CleanStaleStaging()
+    {
+        // Staging entries outlive a process only when it crashed mid-write; nothing references them.
+        var cutoff = DateTime.UtcNow.AddHours(-1);
+        foreach (var entry in Directory.EnumerateFileSystemEntries(_staging))
+        {
+            try
+            {
+                if (File.GetLastWriteTimeUtc(entry) < cutoff)
+                {
+                    if (Directory.Exists(entry))
+                    {
+                        Directory.Delete(entry, recursive: true);
+                    }
+                    else
+                    {
+                        File.Delete(entry);
+                    }
+                }
+            }
+            catch (IOException ex)
+            {
+                LogStagingCleanupFailed(_logger, entry, ex);
+            }
+        }
+    }
+
+    private static void TryDeleteFile(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Best effort: staging is swept at start-up.
+        }
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Could not remove stale staging entry {Entry}")]
+    private static partial void LogStagingCleanupFailed(ILogger logger, string entry, Exception exception);
+
+    private sealed class FileWriter(FileStream stream, string path) : StorageWriter
+    {
+        private bool _disposed;
+
+        public override long Size => stream.Length;
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken) =>
+            stream.WriteAsync(buffer, cancellationToken);
+
+        public override Task CommitAsync(CancellationToken cancellationToken)
+        {
+            stream.Flush(flushToDisk: true);
+            return Task.CompletedTask;
+        }
+
+        public override async Task CancelAsync(CancellationToken cancellationToken)
+        {
+            await DisposeAsync();
+            File.Delete(path);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            if (!_disposed)
+            {
+                _disposed = true;
+                await stream.DisposeAsync();
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using Berth.Core;
+using Berth.Core.Errors;
+using Berth.Core.Manifests;
+using Berth.Storage.Drivers;
+
+namespace Berth.Storage;
+
+/// <summary>A manifest as stored: its bytes, digest and media type.</summary>
+public sealed record StoredManifest(Digest Digest, string MediaType, byte[] Content);
+
+/// <summary>
+/// Manifests: bytes in the content store, <c>_manifests/revisions</c> links per repository,
+/// tags and the referrers index kept in step on every write and delete.
+/// </summary>
+public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagStore tags, ReferrerStore referrers)
+{
+    /// <summary>The largest manifest accepted or read, as registry:2.</summary>
+    public const int MaxManifestBytes = 4 * 1024 * 1024;
+
+    /// <summary>The manifest a tag or digest names in a repository, or null.</summary>
+    public async Task<StoredManifest?> GetAsync(RepositoryName name, Reference reference, CancellationToken cancellationToken)
+    {
+        var digest = reference.Digest ?? await tags.ResolveAsync(name, reference.Tag!, cancellationToken);
+        return digest is null ? null : await GetAsync(name, digest.Value, cancellationToken);
+    }
+
+    public async Task<StoredManifest?> GetAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)
+    {
+        if (await Links.ReadAsync(driver, StoragePaths.ManifestRevisionLink(name, digest), cancellationToken) != digest)
+        {
+            return null;
+        }
+
+        var content = await blobs.GetContentAsync(digest, MaxManifestBytes, cancellationToken);
+        return content is null ? null : new StoredManifest(digest, ManifestParser.DetectMediaType(content), content);
+    }
+
+    public async Task<bool> ExistsAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken) =>
+        await Links.ReadAsync(driver, StoragePaths.ManifestRevisionLink(name, digest), cancellationToken) == digest
+        && await blobs.StatContentAsync(digest, cancellationToken) is not null;
+
+    /// <summary>
+    /// Validates and stores a manifest, tagging it when <paramref name="reference"/> is a tag.
+    /// Everything it references must already be in the repository.
+    /// </summary>
+    public async Task<(Digest Digest, Manifest Manifest)> PutAsync(RepositoryName name, Reference reference, byte[] content,
+        string? contentType, CancellationToken cancellationToken)
+    {
+        var manifest = ManifestParser.Parse(content, contentType);
+        var digest = Digest.Compute(content, reference.Digest?.Algorithm ?? Digest.Sha256);
+        if (reference.Digest is { } expected && expected != digest)
+        {
+            throw ErrorCode.DigestInvalid.With(new { expected = expected.ToString(), actual = digest.ToString() },
+                $"manifest digest {digest} does not match the reference {expected}");
+        }
+
+        await VerifyReferencesAsync(name, manifest, cancellationToken);
+
+        // Content, then the revision link, then the indexes that point at it: a crash at any
+        // step leaves only unreferenced bytes, never a link to nothing.
+        await blobs.PutContentAsync(digest, content, cancellationToken);
+        await Links.WriteAsync(driver, StoragePaths.ManifestRevisionLink(name, digest), digest, cancellationToken);
+        if (manifest.Subject is { } subject)
+        {
+            await referrers.AddAsync(name, subject.Digest, digest, cancellationToken);
+        }
+
+        if (reference.Tag is { } tag)
+        {
+            await tags.SetAsync(name, tag, digest, cancellationToken);
+        }
+
+        return (digest, manifest);
+    }
+
+    /// <summary>Deletes a manifest from a repository with every tag that points at it; false when absent.</summary>
+    public async Task<bool> DeleteAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)
+    {
+        var stored = await GetAsync(name, digest, cancellationToken);
+        if (stored is null)
+        {
+            return false;
+        }
+
+        foreach (var tag in await tags.TagsOfAsync(name, digest, cancellationToken))
+        {
+            await tags.DeleteAsync(name, tag, cancellationToken);
+        }
+
+        if (TryParse(stored) is { Subject: { } subject })
+        {
+            await referrers.RemoveAsync(name, subject.Digest, digest, cancellationToken);
+        }
+
+        return await Links.DeleteIfExistsAsync(driver, StoragePaths.ManifestRevisionDirectory(name, digest), cancellationToken);
+    }
+
+    /// <summary>Parses a stored manifest, or null for formats Berth serves but does not interpret (schema1).</summary>
+    public static Manifest? TryParse(StoredManifest stored)
+    {
+        try
+        {
+            return ManifestParser.Parse(stored.Content, null);
+        }
+        catch (RegistryException)
+        {
+            return null;
+        }
+    }
+
+    private async Task VerifyReferencesAsync(RepositoryName name, Manifest manifest, CancellationToken cancellationToken)
+    {
+        var blobChecks = manifest.RequiredBlobs.Select(async d => (d, ok: await blobs.StatAsync(name, d.Digest, cancellationToken) is not null));
+        var manifestChecks = manifest.Manifests.Select(async d => (d, ok: await ExistsAsync(name, d.Digest, cancellationToken)));
+        foreach (var (descriptor, ok) in await Task.WhenAll(blobChecks.Concat(manifestChecks)))
+        {
+            if (!ok)
+            {
+                throw ErrorCode.ManifestBlobUnknown.With(new { digest = descriptor.Digest.ToString() },
+                    $"manifest references {descriptor.Digest} ({descriptor.MediaType}), which is not in repository {name}");
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using Berth.Core;
+using Berth.Storage.Drivers;
+
+namespace Berth.Storage;
+
+/// <summary>Tags: <c>_manifests/tags/&lt;tag&gt;/current/link</c> plus the history under <c>index/</c>.</summary>
+public sealed class TagStore(IStorageDriver driver)
+{
+    public Task<Digest?> ResolveAsync(RepositoryName name, string tag, CancellationToken cancellationToken) =>
+        Links.ReadAsync(driver, StoragePaths.TagCurrentLink(name, tag), cancellationToken);
+
+    public async Task SetAsync(RepositoryName name, string tag, Digest digest, CancellationToken cancellationToken)
+    {
+        // History first: a crash between the two leaves the tag where it was, never dangling.
+        await Links.WriteAsync(driver, StoragePaths.TagIndexLink(name, tag, digest), digest, cancellationToken);
+        await Links.WriteAsync(driver, StoragePaths.TagCurrentLink(name, tag), digest, cancellationToken);
+    }
+
+    public Task<bool> DeleteAsync(RepositoryName name, string tag, CancellationToken cancellationToken) =>
+        Links.DeleteIfExistsAsync(driver, StoragePaths.Tag(name, tag), cancellationToken);
+
+    /// <summary>All tags in lexical (ordinal) order, or null when the repository does not exist.</summary>
+    public async Task<IReadOnlyList<string>?> ListAsync(RepositoryName name, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<string> entries;
+        try
+        {
+            entries = await driver.ListAsync(StoragePaths.Tags(name), cancellationToken);
+        }
+        catch (StoragePathNotFoundException)
+        {
+            return await RepositoryExistsAsync(name, cancellationToken) ? [] : null;
+        }
+
+        var tags = new string[entries.Count];
+        for (var i = 0; i < entries.Count; i++)
+        {
+            tags[i] = Links.LastSegment(entries[i]);
+        }
+
+        Array.Sort(tags, StringComparer.Ordinal);
+        return tags;
+    }
+
+    /// <summary>Every tag whose current link points at <paramref name="digest"/>.</summary>
+    public async Task<IReadOnlyList<string>> TagsOfAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)
+    {
+        var tags = await ListAsync(name, cancellationToken) ?? [];
+        var resolved = await Task.WhenAll(tags.Select(async tag => (tag, digest: await ResolveAsync(name, tag, cancellationToken))));
+        return [.. resolved.Where(r => r.digest == digest).Select(r => r.tag)];
+    }
+
+    public async Task<bool> RepositoryExistsAsync(RepositoryName name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await driver.StatAsync(StoragePaths.Repository(name), cancellationToken)).IsDirectory;
+        }
+        catch (StoragePathNotFoundException)
+        {
+            return false;
+        }
+    }
+}
