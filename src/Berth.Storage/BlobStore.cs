@@ -13,6 +13,10 @@ public sealed class BlobStore(IStorageDriver driver)
 {
     public IStorageDriver Driver { get; } = driver;
 
+    /// <summary>The local file holding a blob's bytes when the driver keeps them in files, else null.</summary>
+    public string? LocalFilePath(Digest digest) =>
+        (Driver is ValidatingDriver { Inner: ILocalFileDriver local } ? local : Driver as ILocalFileDriver)?.LocalPath(StoragePaths.BlobData(digest));
+
     /// <summary>Size of a blob in the global store, or null when absent.</summary>
     public async Task<long?> StatContentAsync(Digest digest, CancellationToken cancellationToken)
     {

@@ -142,6 +142,10 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         await DeleteUploadAsync(name, id, cancellationToken);
     }
 
+    /// <summary>Removes an upload if it is still there; for cleaning up after a failed request.</summary>
+    public Task DiscardAsync(RepositoryName name, string id, CancellationToken cancellationToken) =>
+        IsValidId(id) ? DeleteUploadAsync(name, id, cancellationToken) : Task.CompletedTask;
+
     private async Task<UploadStatus> AppendLockedAsync(RepositoryName name, string id, Stream body, long? rangeStart, long? declaredLength,
         CancellationToken cancellationToken)
     {

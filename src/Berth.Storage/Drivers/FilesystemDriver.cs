@@ -12,7 +12,7 @@ namespace Berth.Storage.Drivers;
 /// together with its directories: a crash never leaves an empty tag or repository directory that
 /// a listing would report. Deletes rename the victim into staging first, so they are atomic too.
 /// </remarks>
-public sealed partial class FilesystemDriver : IStorageDriver
+public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
 {
     /// <summary>Where temporary files live; beside the data so that renames stay on one filesystem.</summary>
     public const string StagingDirectoryName = ".berth-staging";

@@ -1,0 +1,186 @@
+using System.Buffers;
+using System.Globalization;
+using Berth.Core;
+using Berth.Core.Errors;
+using Berth.Storage;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+
+namespace Berth.Api.Endpoints;
+
+/// <summary><c>GET/HEAD/DELETE /v2/&lt;name&gt;/blobs/&lt;digest&gt;</c>.</summary>
+public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options)
+{
+    private const int CopyBufferSize = 128 * 1024;
+
+    public async Task GetAsync(HttpContext context, RegistryRoute route)
+    {
+        var cancellationToken = context.RequestAborted;
+        var name = RegistryRequest.Name(route);
+        var digest = Digest.Parse(route.Argument);
+        var size = await blobs.StatAsync(name, digest, cancellationToken)
+            ?? throw ErrorCode.BlobUnknown.With(new { digest = digest.ToString() });
+
+        var response = context.Response;
+        var etag = $"\"{digest}\"";
+        response.Headers[RegistryHeaders.ContentDigest] = digest.ToString();
+        response.Headers.ETag = etag;
+        response.Headers.AcceptRanges = "bytes";
+        response.Headers.CacheControl = "max-age=31536000";
+        response.ContentType = MediaTypes.OctetStream;
+
+        if (context.Request.Headers.IfNoneMatch.ToString() == etag)
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return;
+        }
+
+        var (offset, length) = (0L, size);
+        if (TryParseRange(context.Request.Headers.Range.ToString(), size, out var range))
+        {
+            if (range is null)
+            {
+                throw new RegistryException(ErrorCode.RangeInvalid, $"range not satisfiable for a blob of {size} bytes")
+                {
+                    Headers = new Dictionary<string, string> { [HeaderNames.ContentRange] = $"bytes */{size}" },
+                };
+            }
+
+            (offset, length) = range.Value;
+            response.StatusCode = StatusCodes.Status206PartialContent;
+            response.Headers.ContentRange = $"bytes {offset}-{offset + length - 1}/{size}";
+        }
+
+        var isHead = HttpMethods.IsHead(context.Request.Method);
+        if (!options.RedirectDisabled && !isHead
+            && await blobs.Driver.RedirectUriAsync(StoragePaths.BlobData(digest), context.Request.Method, cancellationToken) is { } redirect)
+        {
+            response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+            response.Headers.Location = redirect.ToString();
+            return;
+        }
+
+        response.ContentLength = length;
+        if (isHead || length == 0)
+        {
+            return;
+        }
+
+        if (blobs.LocalFilePath(digest) is { } file)
+        {
+            await response.SendFileAsync(file, offset, length, cancellationToken);
+            return;
+        }
+
+        await using var stream = await blobs.OpenReadAsync(digest, offset, cancellationToken);
+        await CopyAsync(stream, response.Body, length, cancellationToken);
+    }
+
+    public async Task DeleteAsync(HttpContext context, RegistryRoute route)
+    {
+        RegistryRequest.EnsureWritable(options);
+        var name = RegistryRequest.Name(route);
+        var digest = Digest.Parse(route.Argument);
+        if (!options.DeleteEnabled)
+        {
+            throw ErrorCode.Unsupported.With(message: "deletion is disabled (storage.delete.enabled)");
+        }
+
+        if (!await blobs.UnlinkAsync(name, digest, context.RequestAborted))
+        {
+            throw ErrorCode.BlobUnknown.With(new { digest = digest.ToString() });
+        }
+
+        context.Response.StatusCode = StatusCodes.Status202Accepted;
+        context.Response.Headers[RegistryHeaders.ContentDigest] = digest.ToString();
+        context.Response.ContentLength = 0;
+    }
+
+    /// <summary>
+    /// Parses a single <c>bytes=</c> range. Returns false when there is no usable Range header (the
+    /// whole blob is sent, as RFC 9110 asks for syntax it does not understand); true with a null
+    /// range when the range cannot be satisfied (416).
+    /// </summary>
+    internal static bool TryParseRange(string header, long size, out (long Offset, long Length)? range)
+    {
+        range = null;
+        if (!header.StartsWith("bytes=", StringComparison.OrdinalIgnoreCase) || header.Contains(',', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var spec = header["bytes=".Length..].Trim();
+        var dash = spec.IndexOf('-', StringComparison.Ordinal);
+        if (dash < 0)
+        {
+            return false;
+        }
+
+        var firstText = spec[..dash];
+        var lastText = spec[(dash + 1)..];
+        if (firstText.Length == 0)
+        {
+            // Suffix range: the last N bytes.
+            if (!long.TryParse(lastText, NumberStyles.None, CultureInfo.InvariantCulture, out var suffix))
+            {
+                return false;
+            }
+
+            if (suffix == 0 || size == 0)
+            {
+                return true;
+            }
+
+            var take = Math.Min(suffix, size);
+            range = (size - take, take);
+            return true;
+        }
+
+        if (!long.TryParse(firstText, NumberStyles.None, CultureInfo.InvariantCulture, out var first))
+        {
+            return false;
+        }
+
+        var last = size - 1;
+        if (lastText.Length > 0)
+        {
+            if (!long.TryParse(lastText, NumberStyles.None, CultureInfo.InvariantCulture, out last) || last < first)
+            {
+                return false;
+            }
+        }
+
+        if (first >= size)
+        {
+            return true;
+        }
+
+        last = Math.Min(last, size - 1);
+        range = (first, last - first + 1);
+        return true;
+    }
+
+    private static async Task CopyAsync(Stream source, Stream destination, long length, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        try
+        {
+            var remaining = length;
+            while (remaining > 0)
+            {
+                var read = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(CopyBufferSize, remaining)), cancellationToken);
+                if (read == 0)
+                {
+                    throw new IOException($"blob ended {remaining} bytes early");
+                }
+
+                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                remaining -= read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

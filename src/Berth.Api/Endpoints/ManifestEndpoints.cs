@@ -1,0 +1,172 @@
+using Berth.Core;
+using Berth.Core.Errors;
+using Berth.Storage;
+using Microsoft.AspNetCore.Http;
+
+namespace Berth.Api.Endpoints;
+
+/// <summary><c>GET/HEAD/PUT/DELETE /v2/&lt;name&gt;/manifests/&lt;reference&gt;</c>.</summary>
+public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, RegistryApiOptions options)
+{
+    public async Task GetAsync(HttpContext context, RegistryRoute route)
+    {
+        var cancellationToken = context.RequestAborted;
+        var name = RegistryRequest.Name(route);
+        var reference = Reference.Parse(route.Argument);
+        var stored = await manifests.GetAsync(name, reference, cancellationToken) ?? throw await UnknownAsync(name, reference, cancellationToken);
+
+        if (!reference.IsDigest && !Accepts(context.Request.Headers.Accept, stored.MediaType))
+        {
+            // registry:2 behaviour: a client that cannot read this format gets "unknown" by tag.
+            throw ErrorCode.ManifestUnknown.With(new { tag = reference.Tag, mediaType = stored.MediaType },
+                $"the manifest is {stored.MediaType}, which the Accept header does not allow");
+        }
+
+        var response = context.Response;
+        var etag = $"\"{stored.Digest}\"";
+        response.Headers[RegistryHeaders.ContentDigest] = stored.Digest.ToString();
+        response.Headers.ETag = etag;
+        response.ContentType = stored.MediaType;
+        if (context.Request.Headers.IfNoneMatch.ToString() == etag)
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return;
+        }
+
+        response.ContentLength = stored.Content.Length;
+        if (!HttpMethods.IsHead(context.Request.Method))
+        {
+            await response.Body.WriteAsync(stored.Content, cancellationToken);
+        }
+    }
+
+    public async Task PutAsync(HttpContext context, RegistryRoute route)
+    {
+        RegistryRequest.EnsureWritable(options);
+        var cancellationToken = context.RequestAborted;
+        var name = RegistryRequest.Name(route);
+        var reference = Reference.Parse(route.Argument);
+
+        var content = await ReadBodyAsync(context.Request, ManifestStore.MaxManifestBytes, cancellationToken);
+        var (digest, manifest) = await manifests.PutAsync(name, reference, content, context.Request.ContentType, cancellationToken);
+
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status201Created;
+        response.Headers.Location = RegistryRequest.ManifestUrl(context, options, name, digest);
+        response.Headers[RegistryHeaders.ContentDigest] = digest.ToString();
+        if (manifest.Subject is { } subject)
+        {
+            response.Headers[RegistryHeaders.OciSubject] = subject.Digest.ToString();
+        }
+
+        response.ContentLength = 0;
+    }
+
+    public async Task DeleteAsync(HttpContext context, RegistryRoute route)
+    {
+        RegistryRequest.EnsureWritable(options);
+        var cancellationToken = context.RequestAborted;
+        var name = RegistryRequest.Name(route);
+        var reference = Reference.Parse(route.Argument);
+        if (!options.DeleteEnabled)
+        {
+            throw ErrorCode.Unsupported.With(message: "deletion is disabled (storage.delete.enabled)");
+        }
+
+        var deleted = reference.Digest is { } digest
+            ? await manifests.DeleteAsync(name, digest, cancellationToken)
+            : await tags.DeleteAsync(name, reference.Tag!, cancellationToken);
+        if (!deleted)
+        {
+            throw await UnknownAsync(name, reference, cancellationToken);
+        }
+
+        context.Response.StatusCode = StatusCodes.Status202Accepted;
+        context.Response.ContentLength = 0;
+    }
+
+    /// <summary>
+    /// True when the Accept header admits <paramref name="mediaType"/>. No header, a wildcard, or
+    /// only non-manifest types mean "anything"; registry:2 treats old clients the same way.
+    /// </summary>
+    internal static bool Accepts(Microsoft.Extensions.Primitives.StringValues accept, string mediaType)
+    {
+        var anyManifestType = false;
+        foreach (var header in accept)
+        {
+            foreach (var part in (header ?? "").Split(','))
+            {
+                var semicolon = part.IndexOf(';', StringComparison.Ordinal);
+                var type = (semicolon >= 0 ? part[..semicolon] : part).Trim();
+                if (type == mediaType || type is "*/*" or "application/*")
+                {
+                    return true;
+                }
+
+                anyManifestType |= type.StartsWith("application/vnd.", StringComparison.Ordinal) && type.Contains("manifest", StringComparison.Ordinal)
+                    || type.Contains("image.index", StringComparison.Ordinal);
+            }
+        }
+
+        return !anyManifestType;
+    }
+
+    private async Task<RegistryException> UnknownAsync(RepositoryName name, Reference reference, CancellationToken cancellationToken) =>
+        await tags.RepositoryExistsAsync(name, cancellationToken)
+            ? ErrorCode.ManifestUnknown.With(new { reference = reference.ToString() })
+            : ErrorCode.NameUnknown.With(new { name = name.Value });
+
+    /// <summary>Reads a request body of at most <paramref name="limit"/> bytes; larger ones get 413.</summary>
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, int limit, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > limit)
+        {
+            throw TooLarge(limit);
+        }
+
+        var buffer = new byte[request.ContentLength is { } declared ? (int)declared : 16 * 1024];
+        var length = 0;
+        while (true)
+        {
+            if (length == buffer.Length)
+            {
+                if (length >= limit + 1)
+                {
+                    throw TooLarge(limit);
+                }
+
+                if (request.ContentLength is not null)
+                {
+                    // Declared length reached; one more read must find the end.
+                    var probe = new byte[1];
+                    if (await request.Body.ReadAsync(probe, cancellationToken) == 0)
+                    {
+                        break;
+                    }
+
+                    throw ErrorCode.SizeInvalid.With(message: "body is longer than Content-Length");
+                }
+
+                Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, limit + 1L));
+            }
+
+            var read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+
+            length += read;
+        }
+
+        if (length > limit)
+        {
+            throw TooLarge(limit);
+        }
+
+        return length == buffer.Length ? buffer : buffer[..length];
+    }
+
+    private static RegistryException TooLarge(int limit) =>
+        ErrorCode.ManifestTooLarge.With(new { limit }, $"manifests are limited to {limit} bytes");
+}

@@ -1,0 +1,77 @@
+using System.Reflection;
+using Berth.Server;
+using Berth.Server.Configuration;
+
+return await BerthCommandLine.RunAsync(args);
+
+namespace Berth.Server
+{
+    /// <summary>The <c>berth</c> command line: <c>serve</c>, <c>version</c>, <c>help</c>.</summary>
+    public static class BerthCommandLine
+    {
+        private const string Usage = """
+            berth - an OCI distribution registry, drop-in for registry:2
+
+            Usage:
+              berth serve [CONFIG]   run the registry. CONFIG is a registry:2 config.yml; without it,
+                                     REGISTRY_CONFIGURATION_PATH, else defaults (:5000, /var/lib/registry).
+                                     REGISTRY_* environment variables override the file.
+              berth version          print the version
+              berth help             print this help
+
+            """;
+
+        public static async Task<int> RunAsync(string[] args)
+        {
+            var verb = args.Length == 0 ? "help" : args[0];
+            switch (verb)
+            {
+                case "serve":
+                    return await ServeAsync(args.Length > 1 ? args[1] : null);
+                case "version" or "--version" or "-v":
+                    Console.WriteLine($"berth {Version}");
+                    return 0;
+                case "help" or "--help" or "-h":
+                    Console.Write(Usage);
+                    return 0;
+                default:
+                    Console.Error.WriteLine($"berth: unknown command '{verb}'");
+                    Console.Error.Write(Usage);
+                    return 2;
+            }
+        }
+
+        public static string Version =>
+            typeof(BerthCommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "unknown";
+
+        private static async Task<int> ServeAsync(string? configPath)
+        {
+            WebApplication app;
+            try
+            {
+                var environment = Environment.GetEnvironmentVariables()
+                    .Cast<System.Collections.DictionaryEntry>()
+                    .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
+                var loaded = ConfigurationLoader.Load(configPath, environment);
+                app = RegistryHost.Build(loaded.Configuration, loaded.Warnings);
+            }
+            catch (ConfigurationException ex)
+            {
+                Console.Error.WriteLine($"berth: configuration error: {ex.Message}");
+                return 1;
+            }
+
+            try
+            {
+                await app.RunAsync();
+                return 0;
+            }
+            catch (IOException ex)
+            {
+                // Typically the address is in use.
+                Console.Error.WriteLine($"berth: cannot serve: {ex.Message}");
+                return 1;
+            }
+        }
+    }
+}
