@@ -89,16 +89,27 @@ public readonly record struct Digest
         return true;
     }
 
-    /// <summary>Computes the sha256 digest of a buffer.</summary>
-    public static Digest Compute(ReadOnlySpan<byte> content, string algorithm = Sha256)
+    /// <summary>Computes the digest of a buffer with a supported algorithm (sha256 by default).</summary>
+    public static Digest Compute(ReadOnlySpan<byte> content, string algorithm = Sha256) => algorithm switch
     {
-        var hash = algorithm == Sha512 ? SHA512.HashData(content) : SHA256.HashData(content);
-        return FromHash(algorithm, hash);
-    }
+        Sha256 => FromHash(algorithm, SHA256.HashData(content)),
+        Sha512 => FromHash(algorithm, SHA512.HashData(content)),
+        _ => throw new ArgumentException($"unsupported digest algorithm '{algorithm}'", nameof(algorithm)),
+    };
 
     /// <summary>Builds a digest from a finished hash of the named algorithm.</summary>
-    public static Digest FromHash(string algorithm, ReadOnlySpan<byte> hash) =>
-        new(algorithm, Convert.ToHexStringLower(hash));
+    public static Digest FromHash(string algorithm, ReadOnlySpan<byte> hash)
+    {
+        var expectedBytes = algorithm switch
+        {
+            Sha256 => 32,
+            Sha512 => 64,
+            _ => throw new ArgumentException($"unsupported digest algorithm '{algorithm}'", nameof(algorithm)),
+        };
+        return hash.Length == expectedBytes
+            ? new Digest(algorithm, Convert.ToHexStringLower(hash))
+            : throw new ArgumentException($"a {algorithm} hash has {expectedBytes} bytes", nameof(hash));
+    }
 
     public static bool IsSupportedAlgorithm(string algorithm) => algorithm is Sha256 or Sha512;
 

@@ -14,12 +14,12 @@ public sealed class CatalogStore(IStorageDriver driver)
     {
         var all = new List<string>();
         await CollectAsync(StoragePaths.RepositoriesRoot, all, cancellationToken);
-        all.Sort(StringComparer.Ordinal);
+        all.Sort(RepositoryPathComparer.Instance);
 
         var start = 0;
         if (last is not null)
         {
-            var index = all.BinarySearch(last, StringComparer.Ordinal);
+            var index = all.BinarySearch(last, RepositoryPathComparer.Instance);
             start = index >= 0 ? index + 1 : ~index;
         }
 
@@ -48,5 +48,36 @@ public sealed class CatalogStore(IStorageDriver driver)
         {
             await CollectAsync(subdirectory, names, cancellationToken);
         }
+    }
+}
+
+/// <summary>
+/// registry:2's catalog order: names compared component by component, which is ordinal order
+/// with <c>/</c> sorting before every other character (<c>a</c>, <c>a/b</c>, <c>a-b</c>). Paging
+/// with <c>last</c> depends on both sides agreeing on it.
+/// </summary>
+public sealed class RepositoryPathComparer : IComparer<string>
+{
+    public static readonly RepositoryPathComparer Instance = new();
+
+    public int Compare(string? x, string? y)
+    {
+        if (x is null || y is null)
+        {
+            return x is null ? (y is null ? 0 : -1) : 1;
+        }
+
+        var length = Math.Min(x.Length, y.Length);
+        for (var i = 0; i < length; i++)
+        {
+            var a = x[i] == '/' ? '\0' : x[i];
+            var b = y[i] == '/' ? '\0' : y[i];
+            if (a != b)
+            {
+                return a.CompareTo(b);
+            }
+        }
+
+        return x.Length.CompareTo(y.Length);
     }
 }

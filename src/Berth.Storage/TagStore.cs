@@ -50,15 +50,14 @@ public sealed class TagStore(IStorageDriver driver)
         return [.. resolved.Where(r => r.digest == digest).Select(r => r.tag)];
     }
 
+    /// <summary>
+    /// True when the repository has content of its own. The directory of a parent name
+    /// (<c>library</c> for <c>library/app</c>) exists too, but only a repository holds the
+    /// underscore directories.
+    /// </summary>
     public async Task<bool> RepositoryExistsAsync(RepositoryName name, CancellationToken cancellationToken)
     {
-        try
-        {
-            return (await driver.StatAsync(StoragePaths.Repository(name), cancellationToken)).IsDirectory;
-        }
-        catch (StoragePathNotFoundException)
-        {
-            return false;
-        }
+        var children = await Links.ListOrEmptyAsync(driver, StoragePaths.Repository(name), cancellationToken);
+        return children.Any(child => Links.LastSegment(child).StartsWith('_'));
     }
 }

@@ -53,6 +53,13 @@ public static class ManifestParser
                 throw Invalid($"Content-Type '{declared}' does not match the manifest's mediaType '{bodyType}'");
             }
 
+            if (bodyType is null && declared is MediaTypes.DockerManifest or MediaTypes.DockerManifestList)
+            {
+                // Docker's formats carry their type in the body; without it the bytes would read
+                // back as OCI, so registry:2's refusal is kept.
+                throw Invalid($"a {declared} manifest must name its mediaType in the body");
+            }
+
             var mediaType = bodyType ?? (IsManifestType(declared) ? declared : null) ?? InferType(root);
             var kind = mediaType switch
             {

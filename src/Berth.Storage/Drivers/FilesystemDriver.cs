@@ -63,8 +63,10 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
             await stream.ReadExactlyAsync(buffer, cancellationToken);
             return buffer;
         }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException
+            || (ex is UnauthorizedAccessException && Directory.Exists(full)))
         {
+            // A directory has no content: for a reader it is as missing as a file that is not there.
             throw new StoragePathNotFoundException(path, Name);
         }
     }
@@ -100,7 +102,8 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
             stream.Seek(Math.Min(offset, stream.Length), SeekOrigin.Begin);
             return Task.FromResult<Stream>(stream);
         }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException && !Directory.Exists(full))
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException
+            || (ex is UnauthorizedAccessException && Directory.Exists(full)))
         {
             throw new StoragePathNotFoundException(path, Name);
         }

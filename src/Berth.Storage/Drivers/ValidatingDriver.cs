@@ -83,6 +83,6 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
         return Inner.RedirectUriAsync(path, method, cancellationToken);
     }
 
-    [GeneratedRegex(@"^(/[A-Za-z0-9._-]+)+$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(/[A-Za-z0-9._-]+)+\z", RegexOptions.CultureInvariant)]
     private static partial Regex PathGrammar();
 }

@@ -1,0 +1,402 @@
+namespace Berth.Server.Configuration;
+
+/// <summary>
+/// <c>storage</c>: exactly one driver section (<c>filesystem</c>, <c>inmemory</c> or <c>s3</c>) next to the
+/// registry-wide keys <c>delete</c>, <c>redirect</c>, <c>cache</c>, <c>maintenance</c> and <c>tag</c>.
+/// </summary>
+public sealed record StorageOptions
+{
+    /// <summary>The driver name for local disk storage.</summary>
+    public const string FilesystemDriver = "filesystem";
+
+    /// <summary>The driver name for process memory (tests and throwaway registries).</summary>
+    public const string InMemoryDriver = "inmemory";
+
+    /// <summary>The driver name for S3 and S3-compatible object storage.</summary>
+    public const string S3Driver = "s3";
+
+    // Distribution registers its S3 driver under both names.
+    private const string S3DriverAlias = "s3aws";
+
+    // Keys of the storage section that configure the registry rather than name a driver.
+    private static readonly string[] RegistryKeys = ["delete", "redirect", "cache", "maintenance", "tag"];
+
+    /// <summary>
+    /// The selected driver: <see cref="FilesystemDriver"/> (the default when the section names none),
+    /// <see cref="InMemoryDriver"/> or <see cref="S3Driver"/>.
+    /// </summary>
+    public string Driver { get; init; } = FilesystemDriver;
+
+    /// <summary>
+    /// <c>storage.filesystem</c>. Always populated, with defaults when another driver is selected, so callers
+    /// need no null check.
+    /// </summary>
+    public FilesystemStorageOptions Filesystem { get; init; } = new();
+
+    /// <summary><c>storage.s3</c>; null unless <see cref="Driver"/> is <see cref="S3Driver"/>.</summary>
+    public S3StorageOptions? S3 { get; init; }
+
+    /// <summary><c>storage.delete</c>.</summary>
+    public StorageDeleteOptions Delete { get; init; } = new();
+
+    /// <summary><c>storage.redirect</c>.</summary>
+    public StorageRedirectOptions Redirect { get; init; } = new();
+
+    /// <summary><c>storage.cache</c>.</summary>
+    public StorageCacheOptions Cache { get; init; } = new();
+
+    /// <summary><c>storage.maintenance</c>.</summary>
+    public StorageMaintenanceOptions Maintenance { get; init; } = new();
+
+    /// <summary><c>storage.tag</c>.</summary>
+    public StorageTagOptions Tag { get; init; } = new();
+
+    internal static StorageOptions Read(SectionReader section)
+    {
+        var options = new StorageOptions
+        {
+            Delete = section["delete"].AsSection(StorageDeleteOptions.Read),
+            Redirect = section["redirect"].AsSection(StorageRedirectOptions.Read),
+            Cache = section["cache"].AsSection(StorageCacheOptions.Read),
+            Maintenance = section["maintenance"].AsSection(StorageMaintenanceOptions.Read),
+            Tag = section["tag"].AsSection(StorageTagOptions.Read),
+        };
+
+        var drivers = section.PresentKeys.Where(key => !RegistryKeys.Contains(key, StringComparer.Ordinal)).ToList();
+        if (drivers.Count > 1)
+        {
+            throw section.Invalid($"exactly one storage driver may be configured, found {string.Join(", ", drivers)}");
+        }
+
+        // Distribution refuses a storage section without a driver; Berth's documented default is the filesystem.
+        var driver = drivers.Count == 0 ? FilesystemDriver : drivers[0];
+        switch (driver)
+        {
+            case FilesystemDriver:
+                return options with { Driver = FilesystemDriver, Filesystem = section[driver].AsSection(FilesystemStorageOptions.Read) };
+            case InMemoryDriver:
+                // The in-memory driver takes no parameters; reading it as a section reports any as unknown.
+                section[driver].AsSection(_ => true);
+                return options with { Driver = InMemoryDriver };
+            case S3Driver:
+            case S3DriverAlias:
+                return options with { Driver = S3Driver, S3 = section[driver].AsSection(S3StorageOptions.Read) };
+            default:
+                throw section[driver].Invalid(
+                    $"the '{driver}' storage driver is not supported; use {FilesystemDriver}, {InMemoryDriver} or {S3Driver}");
+        }
+    }
+}
+
+/// <summary><c>storage.filesystem</c>: blobs and metadata under a local directory.</summary>
+public sealed record FilesystemStorageOptions
+{
+    /// <summary>Distribution's default root directory, which registry:2 images mount a volume on.</summary>
+    public const string DefaultRootDirectory = "/var/lib/registry";
+
+    /// <summary>Distribution's default and minimum for <see cref="MaxThreads"/>.</summary>
+    public const int DefaultMaxThreads = 100;
+
+    /// <summary>The smallest <see cref="MaxThreads"/> Distribution accepts; lower values are raised to it.</summary>
+    public const int MinimumMaxThreads = 25;
+
+    /// <summary><c>storage.filesystem.rootdirectory</c> (default <c>/var/lib/registry</c>).</summary>
+    public string RootDirectory { get; init; } = DefaultRootDirectory;
+
+    /// <summary><c>storage.filesystem.maxthreads</c>: the most concurrent file operations (default 100, at least 25).</summary>
+    public int MaxThreads { get; init; } = DefaultMaxThreads;
+
+    internal static FilesystemStorageOptions Read(SectionReader section)
+    {
+        var maxThreadsValue = section["maxthreads"];
+        var maxThreads = maxThreadsValue.AsInt32(DefaultMaxThreads);
+        if (maxThreads < MinimumMaxThreads)
+        {
+            maxThreadsValue.Warn($"raised to the minimum of {MinimumMaxThreads}");
+            maxThreads = MinimumMaxThreads;
+        }
+
+        return new FilesystemStorageOptions
+        {
+            RootDirectory = section["rootdirectory"].AsString(DefaultRootDirectory),
+            MaxThreads = maxThreads,
+        };
+    }
+}
+
+/// <summary><c>storage.s3</c>: Amazon S3 or an S3-compatible server (MinIO, Ceph, Garage...).</summary>
+public sealed record S3StorageOptions
+{
+    /// <summary>S3's smallest multipart part size, and Distribution's minimum chunk size.</summary>
+    public const long MinimumChunkSize = 5L * 1024 * 1024;
+
+    /// <summary>S3's largest part size.</summary>
+    public const long MaximumChunkSize = 5L * 1024 * 1024 * 1024;
+
+    internal static readonly IReadOnlyList<string> StorageClasses =
+        ["NONE", "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "OUTPOSTS", "GLACIER_IR", "EXPRESS_ONEZONE"];
+
+    internal static readonly IReadOnlyList<string> ObjectAcls =
+        ["private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"];
+
+    /// <summary><c>accesskey</c>; null to use the ambient AWS credentials (instance role, environment).</summary>
+    public string? AccessKey { get; init; }
+
+    /// <summary><c>secretkey</c>.</summary>
+    public string? SecretKey { get; init; }
+
+    /// <summary><c>region</c>; required unless <see cref="RegionEndpoint"/> is set.</summary>
+    public string? Region { get; init; }
+
+    /// <summary><c>regionendpoint</c>: the endpoint of an S3-compatible server.</summary>
+    public string? RegionEndpoint { get; init; }
+
+    /// <summary><c>bucket</c> (required).</summary>
+    public string Bucket { get; init; } = string.Empty;
+
+    /// <summary><c>rootdirectory</c>: a key prefix for everything the registry stores.</summary>
+    public string? RootDirectory { get; init; }
+
+    /// <summary><c>forcepathstyle</c>: address the bucket as a path rather than a host name (most S3-compatible servers need it).</summary>
+    public bool ForcePathStyle { get; init; }
+
+    /// <summary><c>accelerate</c>: use S3 transfer acceleration.</summary>
+    public bool Accelerate { get; init; }
+
+    /// <summary><c>encrypt</c>: server-side encryption.</summary>
+    public bool Encrypt { get; init; }
+
+    /// <summary><c>keyid</c>: the KMS key for server-side encryption.</summary>
+    public string? KeyId { get; init; }
+
+    /// <summary><c>secure</c>: use HTTPS (default true).</summary>
+    public bool Secure { get; init; } = true;
+
+    /// <summary><c>skipverify</c>: do not verify the server's TLS certificate.</summary>
+    public bool SkipVerify { get; init; }
+
+    /// <summary><c>v4auth</c>: sign requests with AWS Signature Version 4 (default true).</summary>
+    public bool V4Auth { get; init; } = true;
+
+    /// <summary><c>chunksize</c>: the multipart upload part size in bytes (default 10 MiB, between 5 MiB and 5 GiB).</summary>
+    public long ChunkSize { get; init; } = 2 * MinimumChunkSize;
+
+    /// <summary><c>multipartcopychunksize</c> (default 32 MiB, between 5 MiB and 5 GiB).</summary>
+    public long MultipartCopyChunkSize { get; init; } = 32L * 1024 * 1024;
+
+    /// <summary><c>multipartcopymaxconcurrency</c> (default 100, at least 1).</summary>
+    public long MultipartCopyMaxConcurrency { get; init; } = 100;
+
+    /// <summary><c>multipartcopythresholdsize</c>: objects above this size are copied in parts (default 32 MiB, at most 5 GiB).</summary>
+    public long MultipartCopyThresholdSize { get; init; } = 32L * 1024 * 1024;
+
+    /// <summary><c>storageclass</c> (default STANDARD; NONE for servers that do not support storage classes).</summary>
+    public string StorageClass { get; init; } = "STANDARD";
+
+    /// <summary><c>objectacl</c>: the canned ACL for new objects (default private).</summary>
+    public string ObjectAcl { get; init; } = "private";
+
+    /// <summary><c>useragent</c>: a value appended to the User-Agent header.</summary>
+    public string? UserAgent { get; init; }
+
+    /// <summary><c>usedualstack</c>: use the dual-stack (IPv6) endpoint.</summary>
+    public bool UseDualStack { get; init; }
+
+    /// <summary><c>usefipsendpoint</c>: use the FIPS endpoint.</summary>
+    public bool UseFipsEndpoint { get; init; }
+
+    /// <summary><c>loglevel</c>: the SDK's log level (off by default).</summary>
+    public string LogLevel { get; init; } = "off";
+
+    /// <summary><c>redirectendpoint</c>: the scheme and host presigned redirect URLs use instead of the S3 endpoint.</summary>
+    public Uri? RedirectEndpoint { get; init; }
+
+    internal static S3StorageOptions Read(SectionReader section)
+    {
+        var defaults = new S3StorageOptions();
+        var regionEndpoint = section["regionendpoint"].AsString();
+        var region = section["region"].AsString();
+        if (region is null && regionEndpoint is null)
+        {
+            throw section["region"].Invalid("required unless storage.s3.regionendpoint is set");
+        }
+
+        var redirectEndpointValue = section["redirectendpoint"];
+        var redirectEndpoint = redirectEndpointValue.AsHttpUrl();
+        if (redirectEndpoint is not null && (redirectEndpoint.AbsolutePath != "/" || redirectEndpoint.Query.Length > 0))
+        {
+            throw redirectEndpointValue.Invalid("must be a scheme and host only, without a path or query");
+        }
+
+        // YAML reads an unquoted `off` as a boolean, which Distribution treats as "off" too.
+        var logLevelValue = section["loglevel"];
+        var logLevel = (logLevelValue.AsString() ?? defaults.LogLevel).ToLowerInvariant();
+
+        return new S3StorageOptions
+        {
+            AccessKey = section["accesskey"].AsString(),
+            SecretKey = section["secretkey"].AsString(),
+            Region = region,
+            RegionEndpoint = regionEndpoint,
+            Bucket = section["bucket"].AsRequiredString("required: the bucket to store the registry in"),
+            RootDirectory = section["rootdirectory"].AsString(),
+            ForcePathStyle = section["forcepathstyle"].AsBool(defaults.ForcePathStyle),
+            Accelerate = section["accelerate"].AsBool(defaults.Accelerate),
+            Encrypt = section["encrypt"].AsBool(defaults.Encrypt),
+            KeyId = section["keyid"].AsString(),
+            Secure = section["secure"].AsBool(defaults.Secure),
+            SkipVerify = section["skipverify"].AsBool(defaults.SkipVerify),
+            V4Auth = section["v4auth"].AsBool(defaults.V4Auth),
+            ChunkSize = section["chunksize"].AsInt64(defaults.ChunkSize, MinimumChunkSize, MaximumChunkSize),
+            MultipartCopyChunkSize = section["multipartcopychunksize"].AsInt64(defaults.MultipartCopyChunkSize, MinimumChunkSize, MaximumChunkSize),
+            MultipartCopyMaxConcurrency = section["multipartcopymaxconcurrency"].AsInt64(defaults.MultipartCopyMaxConcurrency, minimum: 1),
+            MultipartCopyThresholdSize = section["multipartcopythresholdsize"].AsInt64(defaults.MultipartCopyThresholdSize, 0, MaximumChunkSize),
+            StorageClass = section["storageclass"].AsChoice(defaults.StorageClass, StorageClasses),
+            ObjectAcl = section["objectacl"].AsChoice(defaults.ObjectAcl, ObjectAcls),
+            UserAgent = section["useragent"].AsString(),
+            UseDualStack = section["usedualstack"].AsBool(defaults.UseDualStack),
+            UseFipsEndpoint = section["usefipsendpoint"].AsBool(defaults.UseFipsEndpoint),
+            LogLevel = logLevel == "false" ? "off" : logLevel,
+            RedirectEndpoint = redirectEndpoint,
+        };
+    }
+}
+
+/// <summary><c>storage.delete</c>.</summary>
+public sealed record StorageDeleteOptions
+{
+    /// <summary><c>storage.delete.enabled</c>: allow deleting blobs and manifests through the API (default false, as in registry:2).</summary>
+    public bool Enabled { get; init; }
+
+    internal static StorageDeleteOptions Read(SectionReader section) =>
+        new() { Enabled = section["enabled"].AsBool() };
+}
+
+/// <summary><c>storage.redirect</c>.</summary>
+public sealed record StorageRedirectOptions
+{
+    /// <summary><c>storage.redirect.disable</c>: serve blobs through the registry instead of redirecting to the storage backend.</summary>
+    public bool Disable { get; init; }
+
+    internal static StorageRedirectOptions Read(SectionReader section) =>
+        new() { Disable = section["disable"].AsBool() };
+}
+
+/// <summary><c>storage.cache</c>: the blob descriptor cache.</summary>
+public sealed record StorageCacheOptions
+{
+    /// <summary>Cache blob descriptors in process memory.</summary>
+    public const string InMemoryCache = "inmemory";
+
+    /// <summary>Cache blob descriptors in the Redis server of the <c>redis</c> section.</summary>
+    public const string RedisCache = "redis";
+
+    /// <summary>Distribution's default for <see cref="BlobDescriptorSize"/>.</summary>
+    public const int DefaultBlobDescriptorSize = 10_000;
+
+    /// <summary><c>storage.cache.blobdescriptor</c>: <see cref="InMemoryCache"/>, <see cref="RedisCache"/>, or null for no cache.</summary>
+    public string? BlobDescriptor { get; init; }
+
+    /// <summary><c>storage.cache.blobdescriptorsize</c>: the in-memory cache's entry limit (default 10000).</summary>
+    public int BlobDescriptorSize { get; init; } = DefaultBlobDescriptorSize;
+
+    internal static StorageCacheOptions Read(SectionReader section)
+    {
+        // `layerinfo` is the key's old name, still honoured by Distribution.
+        var blobDescriptorValue = section["blobdescriptor"];
+        var layerInfoValue = section["layerinfo"];
+        var kindValue = blobDescriptorValue.IsSet ? blobDescriptorValue : layerInfoValue;
+        if (!blobDescriptorValue.IsSet && layerInfoValue.IsSet)
+        {
+            layerInfoValue.Warn("deprecated; use storage.cache.blobdescriptor");
+        }
+
+        var kind = kindValue.AsString();
+        if (kind is not null && kind != InMemoryCache && kind != RedisCache)
+        {
+            // Distribution logs this and carries on without a cache.
+            kindValue.Warn($"unknown cache type '{kind}'; caching disabled");
+            kind = null;
+        }
+
+        return new StorageCacheOptions
+        {
+            BlobDescriptor = kind,
+            BlobDescriptorSize = section["blobdescriptorsize"].AsInt32(DefaultBlobDescriptorSize, minimum: 1),
+        };
+    }
+}
+
+/// <summary><c>storage.maintenance</c>.</summary>
+public sealed record StorageMaintenanceOptions
+{
+    /// <summary><c>storage.maintenance.uploadpurging</c>.</summary>
+    public UploadPurgingOptions UploadPurging { get; init; } = new();
+
+    /// <summary><c>storage.maintenance.readonly</c>.</summary>
+    public ReadOnlyModeOptions ReadOnly { get; init; } = new();
+
+    internal static StorageMaintenanceOptions Read(SectionReader section) => new()
+    {
+        UploadPurging = section["uploadpurging"].AsSection(UploadPurgingOptions.Read),
+        ReadOnly = section["readonly"].AsSection(ReadOnlyModeOptions.Read),
+    };
+}
+
+/// <summary><c>storage.maintenance.uploadpurging</c>: removal of abandoned uploads. Defaults are Distribution's.</summary>
+public sealed record UploadPurgingOptions
+{
+    /// <summary><c>enabled</c> (default true).</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary><c>age</c>: uploads older than this are purged (default 168h).</summary>
+    public TimeSpan Age { get; init; } = TimeSpan.FromHours(168);
+
+    /// <summary><c>interval</c>: how often to look (default 24h).</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary><c>dryrun</c>: log what would be purged without deleting it.</summary>
+    public bool DryRun { get; init; }
+
+    internal static UploadPurgingOptions Read(SectionReader section)
+    {
+        var defaults = new UploadPurgingOptions();
+        var intervalValue = section["interval"];
+        var interval = intervalValue.AsDuration(defaults.Interval);
+        if (interval == TimeSpan.Zero)
+        {
+            throw intervalValue.Invalid("must be greater than zero");
+        }
+
+        return new UploadPurgingOptions
+        {
+            Enabled = section["enabled"].AsBool(defaults.Enabled),
+            Age = section["age"].AsDuration(defaults.Age),
+            Interval = interval,
+            DryRun = section["dryrun"].AsBool(defaults.DryRun),
+        };
+    }
+}
+
+/// <summary><c>storage.maintenance.readonly</c>.</summary>
+public sealed record ReadOnlyModeOptions
+{
+    /// <summary><c>storage.maintenance.readonly.enabled</c>: refuse every write (pushes, deletes) with 405, e.g. during garbage collection.</summary>
+    public bool Enabled { get; init; }
+
+    internal static ReadOnlyModeOptions Read(SectionReader section) =>
+        new() { Enabled = section["enabled"].AsBool() };
+}
+
+/// <summary><c>storage.tag</c>.</summary>
+public sealed record StorageTagOptions
+{
+    /// <summary><c>storage.tag.concurrencylimit</c>: how many tags are looked up at once; null leaves it to Berth.</summary>
+    public int? ConcurrencyLimit { get; init; }
+
+    internal static StorageTagOptions Read(SectionReader section)
+    {
+        var limit = section["concurrencylimit"];
+        return new StorageTagOptions { ConcurrencyLimit = limit.IsSet ? limit.AsInt32(0, minimum: 0) : null };
+    }
+}
