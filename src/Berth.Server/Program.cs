@@ -29,14 +29,14 @@ namespace Berth.Server
                 case "serve":
                     return await ServeAsync(args.Length > 1 ? args[1] : null);
                 case "version" or "--version" or "-v":
-                    Console.WriteLine($"berth {Version}");
+                    await Console.Out.WriteLineAsync($"berth {Version}");
                     return 0;
                 case "help" or "--help" or "-h":
-                    Console.Write(Usage);
+                    await Console.Out.WriteAsync(Usage);
                     return 0;
                 default:
-                    Console.Error.WriteLine($"berth: unknown command '{verb}'");
-                    Console.Error.Write(Usage);
+                    await Console.Error.WriteLineAsync($"berth: unknown command '{verb}'");
+                    await Console.Error.WriteAsync(Usage);
                     return 2;
             }
         }
@@ -57,7 +57,7 @@ namespace Berth.Server
             }
             catch (ConfigurationException ex)
             {
-                Console.Error.WriteLine($"berth: configuration error: {ex.Message}");
+                await Console.Error.WriteLineAsync($"berth: configuration error: {ex.Message}");
                 return 1;
             }
 
@@ -69,7 +69,7 @@ namespace Berth.Server
             catch (IOException ex)
             {
                 // Typically the address is in use.
-                Console.Error.WriteLine($"berth: cannot serve: {ex.Message}");
+                await Console.Error.WriteLineAsync($"berth: cannot serve: {ex.Message}");
                 return 1;
             }
         }
