@@ -11,9 +11,10 @@ public sealed class TagStore(IStorageDriver driver)
 
     public async Task SetAsync(RepositoryName name, string tag, Digest digest, CancellationToken cancellationToken)
     {
-        // History first: a crash between the two leaves the tag where it was, never dangling.
-        await Links.WriteAsync(driver, StoragePaths.TagIndexLink(name, tag, digest), digest, cancellationToken);
+        // The current link first: it creates the tag's directory, so a listing can never show a
+        // tag that does not resolve. A crash before the history entry loses only history.
         await Links.WriteAsync(driver, StoragePaths.TagCurrentLink(name, tag), digest, cancellationToken);
+        await Links.WriteAsync(driver, StoragePaths.TagIndexLink(name, tag, digest), digest, cancellationToken);
     }
 
     public Task<bool> DeleteAsync(RepositoryName name, string tag, CancellationToken cancellationToken) =>
