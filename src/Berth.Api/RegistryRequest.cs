@@ -35,20 +35,27 @@ internal static class RegistryRequest
     /// </summary>
     public static string UrlBase(HttpContext context, RegistryApiOptions options)
     {
+        // PathBase is "<http.prefix>/v2" inside the registry branch; URLs below add "/v2" themselves.
+        var prefix = context.Request.PathBase.Value ?? "";
+        if (prefix.EndsWith("/v2", StringComparison.Ordinal))
+        {
+            prefix = prefix[..^3];
+        }
+
         if (options.RelativeUrls)
         {
-            return "";
+            return prefix;
         }
 
         if (options.ExternalBaseUri is { } external)
         {
-            return external.GetLeftPart(UriPartial.Authority);
+            return external.GetLeftPart(UriPartial.Authority) + prefix;
         }
 
         var request = context.Request;
         var scheme = FirstValue(request.Headers["X-Forwarded-Proto"]) ?? request.Scheme;
         var host = FirstValue(request.Headers["X-Forwarded-Host"]) ?? request.Host.Value;
-        return $"{scheme}://{host}";
+        return $"{scheme}://{host}{prefix}";
     }
 
     public static string BlobUrl(HttpContext context, RegistryApiOptions options, RepositoryName name, Digest digest) =>

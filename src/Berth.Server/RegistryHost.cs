@@ -16,14 +16,32 @@ public static partial class RegistryHost
 
     public static WebApplication Build(RegistryConfiguration config, IReadOnlyList<string>? warnings = null)
     {
+        if (config.Auth.Type is { } authType)
+        {
+            // Serving without the access control the operator asked for would expose the registry.
+            throw new ConfigurationException($"auth.{authType}: this version of Berth does not implement authentication yet; refusing to start without it");
+        }
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
+        if (string.Equals(config.Log.Formatter, "json", StringComparison.OrdinalIgnoreCase))
         {
-            o.SingleLine = true;
-            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            o.UseUtcTimestamp = true;
-        });
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                o.UseUtcTimestamp = true;
+            });
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                o.UseUtcTimestamp = true;
+            });
+        }
+
         builder.Logging.SetMinimumLevel(ParseLevel(config.Log.Level));
         // Kestrel and hosting chatter is operational noise unless asked for.
         builder.Logging.AddFilter("Microsoft", ParseLevel(config.Log.Level) <= LogLevel.Debug ? LogLevel.Information : LogLevel.Warning);
@@ -70,6 +88,32 @@ public static partial class RegistryHost
 
         // Fail at start-up, not on the first request, when storage cannot be opened.
         _ = app.Services.GetRequiredService<IStorageDriver>();
+
+        if (!string.IsNullOrEmpty(config.Http.Prefix) && config.Http.Prefix.Trim('/').Length > 0)
+        {
+            app.UsePathBase("/" + config.Http.Prefix.Trim('/'));
+        }
+
+        if (!config.Log.AccessLog.Disabled)
+        {
+            app.UseMiddleware<AccessLogMiddleware>();
+        }
+
+        if (config.Http.Headers.Count > 0)
+        {
+            var headers = config.Http.Headers;
+            app.Use((context, next) =>
+            {
+                // http.headers go on every response, as registry:2 does (typically X-Content-Type-Options).
+                foreach (var (name, values) in headers)
+                {
+                    context.Response.Headers[name] = values.ToArray();
+                }
+
+                return next(context);
+            });
+        }
+
         app.UseBerthRegistry();
         app.MapGet("/", () => Results.Ok());
         return app;
@@ -84,7 +128,12 @@ public static partial class RegistryHost
             listen.Protocols = useTls ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
             if (useTls)
             {
-                listen.UseHttps(LoadCertificate(tls.Certificate!, tls.Key));
+                var certificate = LoadCertificate(tls.Certificate!, tls.Key);
+                listen.UseHttps(https =>
+                {
+                    https.ServerCertificate = certificate;
+                    https.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+                });
             }
         };
 

@@ -12,7 +12,7 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
     {
         var cancellationToken = context.RequestAborted;
         var name = RegistryRequest.Name(route);
-        var reference = Reference.Parse(route.Argument);
+        var reference = await ParseExistingReferenceAsync(name, route.Argument, cancellationToken);
         var stored = await manifests.GetAsync(name, reference, cancellationToken) ?? throw await UnknownAsync(name, reference, cancellationToken);
 
         if (!reference.IsDigest && !Accepts(context.Request.Headers.Accept, stored.MediaType))
@@ -67,12 +67,12 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
         RegistryRequest.EnsureWritable(options);
         var cancellationToken = context.RequestAborted;
         var name = RegistryRequest.Name(route);
-        var reference = Reference.Parse(route.Argument);
         if (!options.DeleteEnabled)
         {
             throw ErrorCode.Unsupported.With(message: "deletion is disabled (storage.delete.enabled)");
         }
 
+        var reference = await ParseExistingReferenceAsync(name, route.Argument, cancellationToken);
         var deleted = reference.Digest is { } digest
             ? await manifests.DeleteAsync(name, digest, cancellationToken)
             : await tags.DeleteAsync(name, reference.Tag!, cancellationToken);
@@ -109,6 +109,25 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
         }
 
         return !anyManifestType;
+    }
+
+    /// <summary>
+    /// Parses the reference of a read or delete. A string that is not a valid tag cannot name an
+    /// existing manifest, so it is "unknown" (404), as the spec requires for pulls; only a push
+    /// of an invalid tag is TAG_INVALID.
+    /// </summary>
+    private async Task<Reference> ParseExistingReferenceAsync(RepositoryName name, string text, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return Reference.Parse(text);
+        }
+        catch (RegistryException ex) when (ex.Code == ErrorCode.TagInvalid)
+        {
+            throw await tags.RepositoryExistsAsync(name, cancellationToken)
+                ? ErrorCode.ManifestUnknown.With(new { reference = text.Length > 200 ? text[..200] : text })
+                : ErrorCode.NameUnknown.With(new { name = name.Value });
+        }
     }
 
     private async Task<RegistryException> UnknownAsync(RepositoryName name, Reference reference, CancellationToken cancellationToken) =>
