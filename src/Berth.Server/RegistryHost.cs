@@ -72,6 +72,7 @@ public static partial class RegistryHost
             RelativeUrls = config.Http.RelativeUrls,
             ExternalBaseUri = string.IsNullOrEmpty(config.Http.Host) ? null : new Uri(config.Http.Host),
             CatalogMaxEntries = config.Catalog.MaxEntries,
+            AutomaticCrossMount = config.Storage.Mount.Automatic,
         });
 
         var app = builder.Build();

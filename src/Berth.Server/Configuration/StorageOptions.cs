@@ -19,7 +19,7 @@ public sealed record StorageOptions
     private const string S3DriverAlias = "s3aws";
 
     // Keys of the storage section that configure the registry rather than name a driver.
-    private static readonly string[] RegistryKeys = ["delete", "redirect", "cache", "maintenance", "tag"];
+    private static readonly string[] RegistryKeys = ["delete", "redirect", "cache", "maintenance", "tag", "mount"];
 
     /// <summary>
     /// The selected driver: <see cref="FilesystemDriver"/> (the default when the section names none),
@@ -45,6 +45,9 @@ public sealed record StorageOptions
     /// <summary><c>storage.cache</c>.</summary>
     public StorageCacheOptions Cache { get; init; } = new();
 
+    /// <summary><c>storage.mount</c> (Berth's own key).</summary>
+    public StorageMountOptions Mount { get; init; } = new();
+
     /// <summary><c>storage.maintenance</c>.</summary>
     public StorageMaintenanceOptions Maintenance { get; init; } = new();
 
@@ -58,6 +61,7 @@ public sealed record StorageOptions
             Delete = section["delete"].AsSection(StorageDeleteOptions.Read),
             Redirect = section["redirect"].AsSection(StorageRedirectOptions.Read),
             Cache = section["cache"].AsSection(StorageCacheOptions.Read),
+            Mount = section["mount"].AsSection(StorageMountOptions.Read),
             Maintenance = section["maintenance"].AsSection(StorageMaintenanceOptions.Read),
             Tag = section["tag"].AsSection(StorageTagOptions.Read),
         };
@@ -280,6 +284,20 @@ public sealed record StorageRedirectOptions
 
     internal static StorageRedirectOptions Read(SectionReader section) =>
         new() { Disable = section["disable"].AsBool() };
+}
+
+/// <summary><c>storage.mount</c>: cross-repository blob mounts (a Berth extension; registry:2 has no such key).</summary>
+public sealed record StorageMountOptions
+{
+    /// <summary>
+    /// <c>storage.mount.automatic</c> (default true): a mount request without <c>from</c> links the
+    /// blob when the registry holds it anywhere (OCI 1.1 automatic content discovery). Off, such a
+    /// request opens an ordinary upload session, as registry:2 does.
+    /// </summary>
+    public bool Automatic { get; init; } = true;
+
+    internal static StorageMountOptions Read(SectionReader section) =>
+        new() { Automatic = section["automatic"].AsBool(defaultValue: true) };
 }
 
 /// <summary><c>storage.cache</c>: the blob descriptor cache.</summary>

@@ -28,6 +28,7 @@ public sealed class ConfigurationLoaderTests
         Assert.Null(config.Storage.S3);
         Assert.False(config.Storage.Delete.Enabled);
         Assert.False(config.Storage.Redirect.Disable);
+        Assert.True(config.Storage.Mount.Automatic);
         Assert.False(config.Storage.Maintenance.ReadOnly.Enabled);
         Assert.True(config.Storage.Maintenance.UploadPurging.Enabled);
         Assert.Equal(TimeSpan.FromHours(168), config.Storage.Maintenance.UploadPurging.Age);
@@ -548,5 +549,15 @@ public sealed class ConfigurationLoaderTests
         var exception = Assert.Throws<ConfigurationException>(() => LoadYaml("- version\n- 0.1\n"));
 
         Assert.Contains("mapping", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Storage_mount_automatic_can_be_turned_off_and_is_not_a_driver()
+    {
+        var result = LoadYaml("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /srv\n  mount:\n    automatic: false\n");
+
+        Assert.False(result.Configuration.Storage.Mount.Automatic);
+        Assert.Equal("filesystem", result.Configuration.Storage.Driver);
+        Assert.Empty(result.Warnings);
     }
 }
