@@ -1,0 +1,139 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+
+namespace Berth.EndToEnd.Tests.Infrastructure;
+
+/// <summary>A manifest as the registry served it: the exact bytes and the headers that describe them.</summary>
+public sealed record FetchedManifest(byte[] Content, string? ContentType, string? DigestHeader)
+{
+    public string ComputedDigest => Digests.Sha256(Content);
+
+    public ManifestDocument Document => ManifestDocument.Parse(Content);
+}
+
+/// <summary>The descriptors a manifest or index refers to.</summary>
+public sealed record ManifestDocument(string? MediaType, OciDescriptor? Config, IReadOnlyList<OciDescriptor> Layers, IReadOnlyList<OciDescriptor> Manifests)
+{
+    public static ManifestDocument Parse(byte[] content)
+    {
+        var root = JsonNode.Parse(content)?.AsObject() ?? throw new FormatException("The manifest is not a JSON object.");
+        return new ManifestDocument(
+            (string?)root["mediaType"],
+            root["config"] is JsonObject config ? Descriptor(config) : null,
+            Descriptors(root["layers"]),
+            Descriptors(root["manifests"]));
+    }
+
+    /// <summary>Every blob the manifest points at (config first, then layers); empty for an index.</summary>
+    public IEnumerable<OciDescriptor> Blobs => Config is null ? Layers : Layers.Prepend(Config);
+
+    private static List<OciDescriptor> Descriptors(JsonNode? array) =>
+        array is JsonArray items ? [.. items.Select(item => Descriptor(item!.AsObject()))] : [];
+
+    private static OciDescriptor Descriptor(JsonObject json) =>
+        new((string?)json["mediaType"] ?? "", (string?)json["digest"] ?? "", (long?)json["size"] ?? -1);
+}
+
+/// <summary>
+/// Reads a registry through the distribution HTTP API, to check what the clients under test stored
+/// independently of those clients. Every unexpected answer fails the test with the request, status and body.
+/// </summary>
+public sealed class RegistryApiClient : IDisposable
+{
+    /// <summary>Every manifest type a registry:2 serves; without them Distribution would convert to schema 1.</summary>
+    private static readonly string[] ManifestAcceptTypes =
+        [MediaTypes.OciManifest, MediaTypes.OciIndex, MediaTypes.DockerManifest, MediaTypes.DockerManifestList];
+
+    private readonly HttpClient _http;
+
+    public RegistryApiClient(RegistryProcess registry)
+    {
+        Registry = registry;
+        _http = new HttpClient { BaseAddress = registry.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+    }
+
+    public RegistryProcess Registry { get; }
+
+    public async Task<FetchedManifest> GetManifestAsync(string repository, string reference)
+    {
+        using var response = await SendManifestRequestAsync(HttpMethod.Get, repository, reference);
+        await EnsureStatusAsync(response, HttpStatusCode.OK);
+        var content = await response.Content.ReadAsByteArrayAsync();
+        return new FetchedManifest(content, response.Content.Headers.ContentType?.MediaType, DigestHeader(response));
+    }
+
+    /// <summary>The status of GET /v2/REPO/manifests/REF, for checks that something is gone.</summary>
+    public async Task<HttpStatusCode> GetManifestStatusAsync(string repository, string reference)
+    {
+        using var response = await SendManifestRequestAsync(HttpMethod.Get, repository, reference);
+        return response.StatusCode;
+    }
+
+    /// <summary>The blob's bytes; fails unless they hash to <paramref name="digest"/> and match Content-Length.</summary>
+    public async Task<byte[]> GetBlobAsync(string repository, string digest)
+    {
+        using var response = await _http.GetAsync(new Uri($"v2/{repository}/blobs/{digest}", UriKind.Relative));
+        await EnsureStatusAsync(response, HttpStatusCode.OK);
+        var content = await response.Content.ReadAsByteArrayAsync();
+        var actual = Digests.Sha256(content);
+        Assert.True(actual == digest, $"{Registry.Kind}: GET /v2/{repository}/blobs/{digest} returned {content.Length} bytes hashing to {actual}.");
+        var declaredLength = response.Content.Headers.ContentLength;
+        Assert.True(declaredLength is null || declaredLength == content.Length,
+            $"{Registry.Kind}: GET /v2/{repository}/blobs/{digest} declared Content-Length {declaredLength} but sent {content.Length} bytes.");
+        return content;
+    }
+
+    public async Task<IReadOnlyList<string>> ListTagsAsync(string repository)
+    {
+        var json = await GetJsonAsync($"v2/{repository}/tags/list");
+        return Strings(json["tags"]);
+    }
+
+    /// <summary>Repository names from /v2/_catalog, with a page size large enough for any test.</summary>
+    public async Task<IReadOnlyList<string>> ListRepositoriesAsync()
+    {
+        var json = await GetJsonAsync("v2/_catalog?n=1000");
+        return Strings(json["repositories"]);
+    }
+
+    /// <summary>Any other request, for protocol details the clients do not expose (e.g. a cross-repository mount).</summary>
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request) => _http.SendAsync(request);
+
+    public void Dispose() => _http.Dispose();
+
+    public static string? DigestHeader(HttpResponseMessage response) =>
+        response.Headers.TryGetValues("Docker-Content-Digest", out var values) ? values.FirstOrDefault() : null;
+
+    public async Task EnsureStatusAsync(HttpResponseMessage response, HttpStatusCode expected)
+    {
+        if (response.StatusCode != expected)
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.Fail($"{Registry.Kind}: {response.RequestMessage?.Method} {response.RequestMessage?.RequestUri} answered " +
+                $"{(int)response.StatusCode} {response.ReasonPhrase}, expected {(int)expected}. Body: {ExternalCommand.Tail(body)}\n{Registry.Log}");
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendManifestRequestAsync(HttpMethod method, string repository, string reference)
+    {
+        using var request = new HttpRequestMessage(method, new Uri($"v2/{repository}/manifests/{reference}", UriKind.Relative));
+        foreach (var mediaType in ManifestAcceptTypes)
+        {
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(mediaType));
+        }
+
+        return await _http.SendAsync(request);
+    }
+
+    private async Task<JsonObject> GetJsonAsync(string relativeUri)
+    {
+        using var response = await _http.GetAsync(new Uri(relativeUri, UriKind.Relative));
+        await EnsureStatusAsync(response, HttpStatusCode.OK);
+        var body = await response.Content.ReadAsStringAsync();
+        return JsonNode.Parse(body)?.AsObject() ?? throw new FormatException($"GET {relativeUri}: not a JSON object: {body}");
+    }
+
+    private static List<string> Strings(JsonNode? array) =>
+        array is JsonArray items ? [.. items.Select(item => (string?)item ?? "")] : [];
+}

@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+
+namespace Berth.EndToEnd.Tests.Infrastructure;
+
+/// <summary>Which registry implementation a process runs.</summary>
+public enum RegistryKind
+{
+    /// <summary>This project's server: <c>dotnet berth.dll serve config.yml</c>.</summary>
+    Berth,
+
+    /// <summary>The reference, CNCF Distribution 2.8.2 from Debian: <c>/usr/bin/docker-registry serve config.yml</c>.</summary>
+    Distribution,
+}
+
+/// <summary>
+/// A real registry process on 127.0.0.1 with a filesystem root directory, started from a registry:2-style config.yml
+/// and ready once <c>GET /v2/</c> answers 200. Killed (with its process tree) on stop or dispose.
+/// </summary>
+public sealed class RegistryProcess : IAsyncDisposable
+{
+    private const string DistributionExecutable = "/usr/bin/docker-registry";
+    private const int StartAttempts = 3;
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+
+    private readonly Process _process;
+    private readonly OutputCollector _standardOutput;
+    private readonly OutputCollector _standardError;
+    private readonly TemporaryDirectory _configDirectory;
+
+    private RegistryProcess(RegistryKind kind, int port, string rootDirectory, Process process, TemporaryDirectory configDirectory)
+    {
+        Kind = kind;
+        Port = port;
+        RootDirectory = rootDirectory;
+        _process = process;
+        _configDirectory = configDirectory;
+        _standardOutput = new OutputCollector(process.StandardOutput);
+        _standardError = new OutputCollector(process.StandardError);
+    }
+
+    public RegistryKind Kind { get; }
+
+    public int Port { get; }
+
+    /// <summary>host:port as clients name the registry in image references.</summary>
+    public string Host => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
+
+    public Uri BaseAddress => new($"http://{Host}/");
+
+    /// <summary>storage.filesystem.rootdirectory.</summary>
+    public string RootDirectory { get; }
+
+    /// <summary>The recent stdout and stderr of the registry, for failure messages.</summary>
+    public string Log => $"--- {Kind} stderr (tail) ---\n{ExternalCommand.Tail(_standardError.Text)}\n--- {Kind} stdout (tail) ---\n{ExternalCommand.Tail(_standardOutput.Text)}";
+
+    /// <summary>Starts a registry on a free 127.0.0.1 port over <paramref name="rootDirectory"/> and waits until it answers.</summary>
+    public static async Task<RegistryProcess> StartAsync(RegistryKind kind, string rootDirectory)
+    {
+        var failures = new List<string>();
+        for (var attempt = 1; attempt <= StartAttempts; attempt++)
+        {
+            var registry = Launch(kind, FreeTcpPort.Next(), rootDirectory);
+            var failure = await WaitUntilReadyAsync(registry);
+            if (failure is null)
+            {
+                return registry;
+            }
+
+            await registry.DisposeAsync();
+            failures.Add($"attempt {attempt} on port {registry.Port}: {failure}\n{registry.Log}");
+            // Only a lost race for the port is worth another try; anything else fails the same way again.
+            if (!LooksLikePortInUse(registry.Log))
+            {
+                break;
+            }
+        }
+
+        throw new InvalidOperationException($"{kind} did not start.\n{string.Join("\n", failures)}");
+    }
+
+    /// <summary>Stops the process (SIGKILL: every write the tests wait for has been acknowledged) and waits for it to exit.</summary>
+    public async Task StopAsync()
+    {
+        if (!HasExited())
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(timeout.Token);
+        // Let the readers take the last lines, which explain a crash.
+        await Task.WhenAll(_standardOutput.WaitForEndAsync(TimeSpan.FromSeconds(2)), _standardError.WaitForEndAsync(TimeSpan.FromSeconds(2)));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync();
+        }
+        finally
+        {
+            _process.Dispose();
+            _configDirectory.Dispose();
+        }
+    }
+
+    private static RegistryProcess Launch(RegistryKind kind, int port, string rootDirectory)
+    {
+        // Resolved first: a missing server build or tool throws before anything is created.
+        string[] command = kind switch
+        {
+            RegistryKind.Berth => [BuildOutput.DotnetHost, BuildOutput.ServerAssemblySnapshot],
+            RegistryKind.Distribution => [ExternalCommand.ResolveExecutable(DistributionExecutable)],
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+        var configDirectory = TemporaryDirectory.Create($"{kind.ToString().ToLowerInvariant()}-config");
+        var configPath = configDirectory.Combine("config.yml");
+        File.WriteAllText(configPath, ConfigYaml(kind, port, rootDirectory));
+
+        var startInfo = new ProcessStartInfo(command[0]);
+        foreach (var argument in command.Skip(1).Concat(["serve", configPath]))
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        startInfo.UseShellExecute = false;
+        startInfo.RedirectStandardOutput = true;
+        startInfo.RedirectStandardError = true;
+        startInfo.WorkingDirectory = configDirectory.Path;
+        // The config file alone decides: a developer's REGISTRY_* or ASPNETCORE_URLS must not change what is tested.
+        foreach (var name in startInfo.Environment.Keys.Where(IsInheritedOverride).ToList())
+        {
+            startInfo.Environment.Remove(name);
+        }
+
+        // Distribution 2.8.2 crashes at start-up when AWS_CA_BUNDLE is set (its AWS SDK loads it eagerly); some machines set it.
+        startInfo.Environment.Remove("AWS_CA_BUNDLE");
+
+        var process = new Process { StartInfo = startInfo };
+        try
+        {
+            process.Start();
+        }
+        catch
+        {
+            process.Dispose();
+            configDirectory.Dispose();
+            throw;
+        }
+
+        return new RegistryProcess(kind, port, rootDirectory, process, configDirectory);
+    }
+
+    private static bool IsInheritedOverride(string name) =>
+        name.StartsWith("REGISTRY_", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("ASPNETCORE_URLS", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("DOTNET_URLS", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("ASPNETCORE_HTTP_PORTS", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The same registry:2 configuration for both implementations; that is the point of a drop-in replacement.</summary>
+    private static string ConfigYaml(RegistryKind kind, int port, string rootDirectory) => $"""
+        version: 0.1
+        log:
+          level: info
+        storage:
+          filesystem:
+            rootdirectory: {rootDirectory}
+          delete:
+            enabled: true
+        http:
+          addr: 127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}
+          secret: berth-end-to-end-tests-{kind.ToString().ToLowerInvariant()}
+        health:
+          storagedriver:
+            enabled: false
+
+        """;
+
+    /// <summary>Null when ready, else why not.</summary>
+    private static async Task<string?> WaitUntilReadyAsync(RegistryProcess registry)
+    {
+        using var http = new HttpClient { BaseAddress = registry.BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        var stopwatch = Stopwatch.StartNew();
+        string lastProblem = "no answer yet";
+        while (stopwatch.Elapsed < StartTimeout)
+        {
+            if (registry.HasExited())
+            {
+                return $"the process exited with code {registry._process.ExitCode} before answering GET /v2/";
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri("v2/", UriKind.Relative));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return null;
+                }
+
+                lastProblem = $"GET /v2/ answered {(int)response.StatusCode} {response.ReasonPhrase}";
+            }
+            catch (HttpRequestException ex)
+            {
+                lastProblem = ex.Message;
+            }
+            catch (TaskCanceledException)
+            {
+                lastProblem = "GET /v2/ timed out";
+            }
+
+            await Task.Delay(100);
+        }
+
+        return $"not ready after {StartTimeout.TotalSeconds:F0} s: {lastProblem}";
+    }
+
+    private static bool LooksLikePortInUse(string log) =>
+        log.Contains("address already in use", StringComparison.OrdinalIgnoreCase)
+        || log.Contains("address in use", StringComparison.OrdinalIgnoreCase);
+
+    private bool HasExited()
+    {
+        try
+        {
+            return _process.HasExited;
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
+    }
+}
