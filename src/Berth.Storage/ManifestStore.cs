@@ -2,6 +2,7 @@ using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Core.Manifests;
 using Berth.Storage.Drivers;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace Berth.Storage;
 
@@ -17,6 +18,13 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
     /// <summary>The largest manifest accepted or read, as registry:2.</summary>
     public const int MaxManifestBytes = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// Manifest bytes by digest. Content-addressed data never changes, so entries need no
+    /// invalidation: whether a repository still holds a manifest is always read from its
+    /// revision link, and only then is the cache consulted.
+    /// </summary>
+    private readonly MemoryCache _content = new(new MemoryCacheOptions { SizeLimit = 64L * 1024 * 1024 });
+
     /// <summary>The manifest a tag or digest names in a repository, or null.</summary>
     public async Task<StoredManifest?> GetAsync(RepositoryName name, Reference reference, CancellationToken cancellationToken)
     {
@@ -31,8 +39,21 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
             return null;
         }
 
+        if (_content.TryGetValue(digest, out StoredManifest? cached))
+        {
+            return cached;
+        }
+
         var content = await blobs.GetContentAsync(digest, MaxManifestBytes, cancellationToken);
-        return content is null ? null : new StoredManifest(digest, ManifestParser.DetectMediaType(content), content);
+        if (content is null || Digest.Compute(content, digest.Algorithm) != digest)
+        {
+            // Missing, or not the bytes the digest names (corruption): never serve or cache it.
+            return null;
+        }
+
+        var stored = new StoredManifest(digest, ManifestParser.DetectMediaType(content), content);
+        _content.Set(digest, stored, new MemoryCacheEntryOptions { Size = content.Length + 256 });
+        return stored;
     }
 
     public async Task<bool> ExistsAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken) =>
@@ -59,6 +80,7 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
         // Content, then the revision link, then the indexes that point at it: a crash at any
         // step leaves only unreferenced bytes, never a link to nothing.
         await blobs.PutContentAsync(digest, content, cancellationToken);
+        _content.Set(digest, new StoredManifest(digest, manifest.MediaType, content), new MemoryCacheEntryOptions { Size = content.Length + 256 });
         await Links.WriteAsync(driver, StoragePaths.ManifestRevisionLink(name, digest), digest, cancellationToken);
         if (manifest.Subject is { } subject)
         {

@@ -47,21 +47,37 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
         return full;
     }
 
-    public async Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken)
+    public Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken)
     {
         var full = LocalPath(path);
         try
         {
-            await using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
-            var length = stream.Length;
+            // Small objects (links, manifests) are read with plain positional reads: three
+            // syscalls, no stream and no thread-pool hop, which is what keeps manifest and
+            // link lookups cheap on the hot path.
+            using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var length = RandomAccess.GetLength(handle);
             if (length > maxBytes)
             {
                 throw new StorageObjectTooLargeException(path, length, maxBytes);
             }
 
             var buffer = new byte[length];
-            await stream.ReadExactlyAsync(buffer, cancellationToken);
-            return buffer;
+            var total = 0;
+            while (total < buffer.Length)
+            {
+                var read = RandomAccess.Read(handle, buffer.AsSpan(total), total);
+                if (read == 0)
+                {
+                    // Content is replaced by rename, never truncated in place; a short read means a
+                    // file that is still growing (an upload), so return what is there.
+                    return Task.FromResult(buffer[..total]);
+                }
+
+                total += read;
+            }
+
+            return Task.FromResult(buffer);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException
             || (ex is UnauthorizedAccessException && Directory.Exists(full)))
