@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Berth.Api;
 using Berth.Server.Configuration;
+using Berth.Server.Diagnostics;
 using Berth.Storage;
 using Berth.Storage.Drivers;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -52,6 +53,7 @@ public static partial class RegistryHost
             kestrel.Limits.MaxRequestBodySize = DefaultMaxRequestBodyBytes;
             kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
             Listen(kestrel, config);
+            kestrel.ListenForDiagnostics(config);
         });
 
         var storageRoot = config.Storage.Filesystem.RootDirectory;
@@ -63,6 +65,7 @@ public static partial class RegistryHost
         });
 
         var secretConfigured = !string.IsNullOrEmpty(config.Http.Secret);
+        builder.Services.AddBerthDiagnostics(config);
         builder.Services.AddBerthApi(new RegistryApiOptions
         {
             UploadStateSecret = secretConfigured ? UploadStateToken.SecretFromText(config.Http.Secret!) : UploadStateToken.RandomSecret(),
@@ -95,10 +98,7 @@ public static partial class RegistryHost
             app.UsePathBase("/" + config.Http.Prefix.Trim('/'));
         }
 
-        if (!config.Log.AccessLog.Disabled)
-        {
-            app.UseMiddleware<AccessLogMiddleware>();
-        }
+        app.UseBerthDiagnostics(config);
 
         if (config.Http.Headers.Count > 0)
         {
