@@ -1,4 +1,5 @@
 using Berth.Api.Endpoints;
+using Berth.Api.Notifications;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -16,7 +17,28 @@ public static class ApiServiceCollectionExtensions
         services.TryAddSingleton<UploadEndpoints>();
         services.TryAddSingleton<ManifestEndpoints>();
         services.TryAddSingleton<ListingEndpoints>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IRegistryEventSink, NullRegistryEventSink>();
+        services.TryAddSingleton<RegistryEvents>();
         services.TryAddSingleton<RegistryDispatcher>();
+        return services;
+    }
+
+    /// <summary>
+    /// Sends push, pull, delete and mount events to <paramref name="endpoints"/> (registry:2's
+    /// <c>notifications.endpoints</c>). Call before <see cref="AddBerthApi"/>.
+    /// </summary>
+    public static IServiceCollection AddBerthNotifications(this IServiceCollection services, IReadOnlyList<NotificationEndpoint> endpoints)
+    {
+        if (endpoints.Count == 0)
+        {
+            return services;
+        }
+
+        services.AddSingleton(sp => new NotificationService(endpoints, new HttpClient(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<NotificationService>>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.AddSingleton<IRegistryEventSink>(sp => sp.GetRequiredService<NotificationService>());
+        services.AddHostedService(sp => sp.GetRequiredService<NotificationService>());
         return services;
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using Berth.Api.Notifications;
 using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Storage;
@@ -9,7 +10,7 @@ using Microsoft.Net.Http.Headers;
 namespace Berth.Api.Endpoints;
 
 /// <summary><c>GET/HEAD/DELETE /v2/&lt;name&gt;/blobs/&lt;digest&gt;</c>.</summary>
-public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options)
+public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options, RegistryEvents events)
 {
     private const int CopyBufferSize = 128 * 1024;
 
@@ -69,11 +70,14 @@ public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options)
         if (blobs.LocalFilePath(digest) is { } file)
         {
             await response.SendFileAsync(file, offset, length, cancellationToken);
-            return;
+        }
+        else
+        {
+            await using var stream = await blobs.OpenReadAsync(digest, offset, cancellationToken);
+            await CopyAsync(stream, response.Body, length, cancellationToken);
         }
 
-        await using var stream = await blobs.OpenReadAsync(digest, offset, cancellationToken);
-        await CopyAsync(stream, response.Body, length, cancellationToken);
+        events.Publish(context, RegistryEvent.Pull, name, digest, MediaTypes.OctetStream, size);
     }
 
     public async Task DeleteAsync(HttpContext context, RegistryRoute route)
@@ -94,6 +98,7 @@ public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options)
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.Headers[RegistryHeaders.ContentDigest] = digest.ToString();
         context.Response.ContentLength = 0;
+        events.Publish(context, RegistryEvent.Delete, name, digest, null, 0);
     }
 
     /// <summary>

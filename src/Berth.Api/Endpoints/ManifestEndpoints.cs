@@ -1,3 +1,4 @@
+using Berth.Api.Notifications;
 using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Storage;
@@ -6,7 +7,7 @@ using Microsoft.AspNetCore.Http;
 namespace Berth.Api.Endpoints;
 
 /// <summary><c>GET/HEAD/PUT/DELETE /v2/&lt;name&gt;/manifests/&lt;reference&gt;</c>.</summary>
-public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, RegistryApiOptions options)
+public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, RegistryApiOptions options, RegistryEvents events)
 {
     public async Task GetAsync(HttpContext context, RegistryRoute route)
     {
@@ -37,6 +38,7 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
         if (!HttpMethods.IsHead(context.Request.Method))
         {
             await response.Body.WriteAsync(stored.Content, cancellationToken);
+            events.Publish(context, RegistryEvent.Pull, name, stored.Digest, stored.MediaType, stored.Content.Length, reference.Tag);
         }
     }
 
@@ -60,6 +62,7 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
         }
 
         response.ContentLength = 0;
+        events.Publish(context, RegistryEvent.Push, name, digest, manifest.MediaType, content.Length, reference.Tag);
     }
 
     public async Task DeleteAsync(HttpContext context, RegistryRoute route)
@@ -83,6 +86,7 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
 
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
+        events.Publish(context, RegistryEvent.Delete, name, reference.Digest, null, 0, reference.Tag);
     }
 
     /// <summary>
