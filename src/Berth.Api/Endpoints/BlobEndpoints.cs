@@ -41,7 +41,7 @@ public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options, R
         {
             if (range is null)
             {
-                throw new RegistryException(ErrorCode.RangeInvalid, $"range not satisfiable for a blob of {size} bytes")
+                throw new RegistryException(ErrorCode.RangeNotSatisfiable, $"range not satisfiable for a blob of {size} bytes")
                 {
                     Headers = new Dictionary<string, string> { [HeaderNames.ContentRange] = $"bytes */{size}" },
                 };

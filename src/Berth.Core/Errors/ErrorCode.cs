@@ -22,9 +22,14 @@ public sealed record ErrorCode(string Code, string Message, int Status)
     public static readonly ErrorCode Unsupported = new("UNSUPPORTED", "the operation is unsupported", 405);
     public static readonly ErrorCode TooManyRequests = new("TOOMANYREQUESTS", "too many requests", 429);
     public static readonly ErrorCode PaginationNumberInvalid = new("PAGINATION_NUMBER_INVALID", "invalid number of results requested", 400);
-    public static readonly ErrorCode RangeInvalid = new("RANGE_INVALID", "invalid content range", 416);
+    /// <summary>An upload chunk out of order or with a malformed range (registry:2's code for this 416).</summary>
+    public static readonly ErrorCode RangeInvalid = new("BLOB_UPLOAD_INVALID", "invalid content range", 416);
+
+    /// <summary>A blob read whose Range lies outside the blob.</summary>
+    public static readonly ErrorCode RangeNotSatisfiable = new("SIZE_INVALID", "requested range not satisfiable", 416);
     public static readonly ErrorCode ManifestTooLarge = new("SIZE_INVALID", "manifest exceeds the size limit", 413);
-    public static readonly ErrorCode NotFound = new("NOT_FOUND", "the requested endpoint does not exist", 404);
+    /// <summary>A path that is no endpoint of the API; the spec's table has no closer code than UNSUPPORTED.</summary>
+    public static readonly ErrorCode NotFound = new("UNSUPPORTED", "the requested endpoint does not exist", 404);
     public static readonly ErrorCode Unavailable = new("UNAVAILABLE", "service unavailable", 503);
     public static readonly ErrorCode Unknown = new("UNKNOWN", "unknown error", 500);
 
