@@ -1,0 +1,309 @@
+using System.Buffers;
+using System.Net;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Berth.Storage.Drivers;
+using Microsoft.Extensions.Logging;
+
+namespace Berth.Storage.S3;
+
+/// <summary>
+/// Streams writes into one S3 object. Bytes collect in a pooled buffer of <c>chunksize</c>; each full
+/// buffer is uploaded as a part of a multipart upload started on the first one. Commit (or disposal)
+/// uploads the rest and completes the upload, or sends a single PUT when no part was needed. Memory
+/// is one buffer per writer whatever the object's size.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Appending: the existing object (measured when the writer opened) is taken in at the first write.
+/// From 5 MiB it is copied server-side as the first parts (UploadPartCopy, conditional on its ETag, and
+/// its ETag checked again afterwards because Ceph RGW ignores that condition); below that it is read
+/// into the buffer, where it fits because <c>chunksize</c> is at least 5 MiB. This is registry:2's
+/// approach; the old object stays readable until the new one replaces it.
+/// </para>
+/// <para>
+/// The price: every append session copies the object so far once, server-side, so a blob pushed in n
+/// PATCH requests of a chunked upload is copied about n times (a monolithic or streamed push, what
+/// Docker, containerd and Podman send, writes once). registry:2 avoids the copies by leaving the
+/// multipart upload open between requests; Berth's contract (data readable and sized by
+/// <see cref="IStorageDriver.StatAsync"/> after disposal) rules that out.
+/// </para>
+/// <para>
+/// Disposal without commit completes the object with everything written, so the data survives and the
+/// next append resumes at <see cref="Size"/>: Berth reads an upload's offset from the stored object,
+/// which lets any replica continue any upload without looking for open multipart uploads. If that
+/// completion fails the multipart upload is aborted and the previous object is left as it was; the
+/// error is thrown unless an earlier write had already failed (then the caller is already handling one).
+/// </para>
+/// </remarks>
+internal sealed partial class S3Writer : StorageWriter
+{
+    private readonly S3Driver _driver;
+    private readonly string _path;
+    private readonly string _key;
+    private readonly List<PartETag> _parts = [];
+    private readonly S3Driver.ObjectHead? _base;
+    private byte[]? _buffer;
+    private int _buffered;
+    private string? _uploadId;
+    private long _size;
+    private State _state;
+    private bool _started;
+    private bool _faulted;
+
+    public S3Writer(S3Driver driver, string path, string key, S3Driver.ObjectHead? existing)
+    {
+        _driver = driver;
+        _path = path;
+        _key = key;
+        _base = existing;
+        _size = existing?.Size ?? 0;
+    }
+
+    private enum State
+    {
+        Open,
+        Committed,
+        Cancelled,
+        Closed,
+    }
+
+    public override long Size => _size;
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        EnsureOpen();
+        if (buffer.IsEmpty)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!_started)
+            {
+                await StartAsync(cancellationToken);
+            }
+
+            while (!buffer.IsEmpty)
+            {
+                _buffer ??= ArrayPool<byte>.Shared.Rent(_driver.ChunkSize);
+                var count = Math.Min(buffer.Length, _driver.ChunkSize - _buffered);
+                buffer.Span[..count].CopyTo(_buffer.AsSpan(_buffered));
+                _buffered += count;
+                _size += count;
+                buffer = buffer[count..];
+                if (_buffered == _driver.ChunkSize)
+                {
+                    await UploadBufferAsync(cancellationToken);
+                }
+            }
+        }
+        catch
+        {
+            _faulted = true;
+            throw;
+        }
+    }
+
+    public override async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        EnsureOpen();
+        _state = State.Committed;
+        try
+        {
+            await PersistAsync(cancellationToken);
+        }
+        catch
+        {
+            await AbortAsync();
+            throw;
+        }
+        finally
+        {
+            ReleaseBuffer();
+        }
+    }
+
+    public override async Task CancelAsync(CancellationToken cancellationToken)
+    {
+        EnsureOpen();
+        _state = State.Cancelled;
+        ReleaseBuffer();
+        await AbortAsync();
+        await _driver.DeleteObjectAsync(_key, cancellationToken);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_state != State.Open)
+        {
+            ReleaseBuffer();
+            return;
+        }
+
+        _state = State.Closed;
+        try
+        {
+            // The caller's token may be cancelled by now (a client that went away); what it sent is kept regardless.
+            await PersistAsync(CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            await AbortAsync();
+            if (!_faulted)
+            {
+                throw new IOException($"{_driver.Name}: could not store what was written to {_path}", ex);
+            }
+
+            LogDisposeFailed(_driver.Logger, _path, ex);
+        }
+        finally
+        {
+            ReleaseBuffer();
+        }
+    }
+
+    /// <summary>Takes in the content being appended to, at the first write.</summary>
+    private async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_base is { Size: > 0 } existing)
+        {
+            if (existing.Size >= S3DriverOptions.MinimumChunkSize)
+            {
+                _uploadId = await _driver.CreateMultipartUploadAsync(_key, cancellationToken);
+                try
+                {
+                    _parts.AddRange(await _driver.CopyPartsAsync(_key, existing, _key, _uploadId, firstPartNumber: 1, cancellationToken));
+
+                    // The copies are conditional on the ETag, but Ceph RGW ignores x-amz-copy-source-if-match: look again.
+                    if ((await _driver.HeadAsync(_key, cancellationToken))?.ETag != existing.ETag)
+                    {
+                        throw new IOException($"{_driver.Name}: {_path} changed while being appended to");
+                    }
+                }
+                catch (Exception ex)
+                {
+                    // Not started: disposal will leave the object as it is, so nothing may stay open.
+                    await AbortAsync();
+                    if (ex is AmazonS3Exception s3 && (s3.StatusCode == HttpStatusCode.PreconditionFailed || S3Driver.IsMissingKey(s3)))
+                    {
+                        throw new IOException($"{_driver.Name}: {_path} changed while being appended to", ex);
+                    }
+
+                    throw;
+                }
+            }
+            else
+            {
+                _buffer ??= ArrayPool<byte>.Shared.Rent(_driver.ChunkSize);
+                try
+                {
+                    using var response = await _driver.Client.GetObjectAsync(new GetObjectRequest
+                    {
+                        BucketName = _driver.Options.Bucket,
+                        Key = _key,
+                        EtagToMatch = existing.ETag,
+                    }, cancellationToken);
+                    await response.ResponseStream.ReadExactlyAsync(_buffer.AsMemory(0, (int)existing.Size), cancellationToken);
+                }
+                catch (AmazonS3Exception ex) when (S3Driver.IsMissingKey(ex) || ex.StatusCode == HttpStatusCode.PreconditionFailed)
+                {
+                    throw new IOException($"{_driver.Name}: {_path} changed while being appended to", ex);
+                }
+
+                _buffered = (int)existing.Size;
+            }
+        }
+
+        _started = true;
+    }
+
+    private async Task UploadBufferAsync(CancellationToken cancellationToken)
+    {
+        if (_parts.Count >= S3Driver.MaximumParts)
+        {
+            throw new IOException($"{_driver.Name}: {_path} would need more than {S3Driver.MaximumParts} parts; raise storage.s3.chunksize");
+        }
+
+        _uploadId ??= await _driver.CreateMultipartUploadAsync(_key, cancellationToken);
+        try
+        {
+            _parts.Add(await _driver.UploadPartAsync(_key, _uploadId, _parts.Count + 1, _buffer.AsMemory(0, _buffered), cancellationToken));
+        }
+        catch (AmazonS3Exception ex) when (S3Driver.IsMissingUpload(ex))
+        {
+            throw new IOException($"{_driver.Name}: the multipart upload of {_path} was aborted by someone else", ex);
+        }
+
+        _buffered = 0;
+    }
+
+    /// <summary>Makes everything written the object's content.</summary>
+    private async Task PersistAsync(CancellationToken cancellationToken)
+    {
+        if (!_started)
+        {
+            // Nothing written: an append leaves the object as it is; a fresh write stores an empty object.
+            if (_base is null)
+            {
+                await _driver.PutObjectAsync(_key, new MemoryStream([], writable: false), cancellationToken);
+            }
+
+            return;
+        }
+
+        if (_uploadId is null)
+        {
+            using var body = new MemoryStream(_buffer ?? [], 0, _buffered, writable: false);
+            await _driver.PutObjectAsync(_key, body, cancellationToken);
+            return;
+        }
+
+        if (_buffered > 0)
+        {
+            await UploadBufferAsync(cancellationToken);
+        }
+
+        try
+        {
+            await _driver.CompleteMultipartUploadAsync(_key, _uploadId, _parts, cancellationToken);
+        }
+        catch (AmazonS3Exception ex) when (S3Driver.IsMissingUpload(ex))
+        {
+            throw new IOException($"{_driver.Name}: the multipart upload of {_path} was aborted by someone else", ex);
+        }
+
+        _uploadId = null;
+    }
+
+    private async Task AbortAsync()
+    {
+        if (_uploadId is { } uploadId)
+        {
+            _uploadId = null;
+            await _driver.TryAbortMultipartUploadAsync(_key, uploadId);
+        }
+    }
+
+    private void EnsureOpen()
+    {
+        if (_state != State.Open)
+        {
+            throw new InvalidOperationException($"the writer for {_path} is {_state.ToString().ToLowerInvariant()}");
+        }
+    }
+
+    private void ReleaseBuffer()
+    {
+        if (_buffer is { } buffer)
+        {
+            _buffer = null;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Warning,
+        Message = "Could not store the data written to {Path} after a failed write; the previous content is kept")]
+    private static partial void LogDisposeFailed(ILogger logger, string path, Exception exception);
+}
