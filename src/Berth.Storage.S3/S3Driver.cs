@@ -360,11 +360,6 @@ public sealed partial class S3Driver : IStorageDriver, IDisposable
     /// </summary>
     public async Task<Uri?> RedirectUriAsync(string path, string method, CancellationToken cancellationToken)
     {
-        if (Options.DisableRedirects)
-        {
-            return null;
-        }
-
         HttpVerb verb;
         if (string.Equals(method, "GET", StringComparison.OrdinalIgnoreCase))
         {

@@ -144,12 +144,6 @@ public sealed record S3DriverOptions
     /// <summary>How long presigned redirect URLs stay valid (default 20 minutes, at most 7 days).</summary>
     public TimeSpan RedirectExpiry { get; init; } = DefaultRedirectExpiry;
 
-    /// <summary>
-    /// Test hook for the shared driver suite, whose drivers serve bytes themselves: the driver answers
-    /// no redirect. Production turns redirects off with <c>storage.redirect.disable</c> in the HTTP layer.
-    /// </summary>
-    internal bool DisableRedirects { get; init; }
-
     /// <summary>The problems with these options, each naming its key; empty when they are usable.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -16,11 +16,10 @@ public sealed class S3DriverTests(S3Fixture fixture) : StorageDriverSuite, IClas
     protected override IStorageDriver CreateDriver() => fixture.CreateDriver(_root, options => options with
     {
         ChunkSize = S3DriverOptions.MinimumChunkSize,
-
-        // The suite's RedirectUri_ReturnsNull is written for drivers that serve bytes themselves;
-        // S3DriverBehaviourTests covers the presigned redirects.
-        DisableRedirects = true,
     });
+
+    /// <summary>S3 answers presigned URLs; S3DriverBehaviourTests fetches them.</summary>
+    protected override bool ServesBytesItself => false;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
