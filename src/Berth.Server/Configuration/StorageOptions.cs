@@ -162,7 +162,7 @@ public sealed record S3StorageOptions
     public string? RootDirectory { get; init; }
 
     /// <summary><c>forcepathstyle</c>: address the bucket as a path rather than a host name (most S3-compatible servers need it).</summary>
-    public bool ForcePathStyle { get; init; }
+    public bool? ForcePathStyle { get; init; }
 
     /// <summary><c>accelerate</c>: use S3 transfer acceleration.</summary>
     public bool Accelerate { get; init; }
@@ -215,6 +215,18 @@ public sealed record S3StorageOptions
     /// <summary><c>redirectendpoint</c>: the scheme and host presigned redirect URLs use instead of the S3 endpoint.</summary>
     public Uri? RedirectEndpoint { get; init; }
 
+    /// <summary>
+    /// <c>checksums</c> (Berth): <c>whenrequired</c> (default) sends request checksums only where the S3
+    /// API demands them; <c>whensupported</c> is the AWS SDK's newer default, which Ceph RGW and other
+    /// S3-compatible stores reject.
+    /// </summary>
+    public string Checksums { get; init; } = "whenrequired";
+
+    /// <summary><c>redirectexpiry</c> (Berth): how long presigned blob URLs stay valid (default 20m).</summary>
+    public TimeSpan RedirectExpiry { get; init; } = TimeSpan.FromMinutes(20);
+
+    private static readonly string[] ChecksumModes = ["whenrequired", "whensupported"];
+
     internal static S3StorageOptions Read(SectionReader section)
     {
         var defaults = new S3StorageOptions();
@@ -244,7 +256,11 @@ public sealed record S3StorageOptions
             RegionEndpoint = regionEndpoint,
             Bucket = section["bucket"].AsRequiredString("required: the bucket to store the registry in"),
             RootDirectory = section["rootdirectory"].AsString(),
-            ForcePathStyle = section["forcepathstyle"].AsBool(defaults.ForcePathStyle),
+            // Absent means registry:2's rule (path style exactly when regionendpoint is set), which
+            // MinIO and Ceph configurations written for registry:2 rely on.
+            ForcePathStyle = section["forcepathstyle"].IsSet ? section["forcepathstyle"].AsBool() : null,
+            Checksums = section["checksums"].AsChoice(defaults.Checksums, ChecksumModes),
+            RedirectExpiry = section["redirectexpiry"].AsDuration(defaults.RedirectExpiry),
             Accelerate = section["accelerate"].AsBool(defaults.Accelerate),
             Encrypt = section["encrypt"].AsBool(defaults.Encrypt),
             KeyId = section["keyid"].AsString(),

@@ -1,0 +1,49 @@
+using Berth.Server.Configuration;
+using Berth.Storage.S3;
+
+namespace Berth.Server;
+
+/// <summary>Builds the S3 driver from <c>storage.s3</c>, key for key.</summary>
+internal static class S3DriverFactory
+{
+    public static S3Driver Create(S3StorageOptions s3, ILogger<S3Driver> logger)
+    {
+        var options = new S3DriverOptions
+        {
+            AccessKey = s3.AccessKey,
+            SecretKey = s3.SecretKey,
+            Region = s3.Region,
+            RegionEndpoint = s3.RegionEndpoint,
+            Bucket = s3.Bucket,
+            RootDirectory = s3.RootDirectory,
+            ForcePathStyle = s3.ForcePathStyle,
+            Secure = s3.Secure,
+            SkipVerify = s3.SkipVerify,
+            V4Auth = s3.V4Auth,
+            ChunkSize = s3.ChunkSize,
+            MultipartCopyChunkSize = s3.MultipartCopyChunkSize,
+            MultipartCopyMaxConcurrency = s3.MultipartCopyMaxConcurrency,
+            MultipartCopyThresholdSize = s3.MultipartCopyThresholdSize,
+            StorageClass = s3.StorageClass,
+            Encrypt = s3.Encrypt,
+            KeyId = s3.KeyId,
+            ObjectAcl = s3.ObjectAcl,
+            UserAgent = s3.UserAgent,
+            Accelerate = s3.Accelerate,
+            UseDualStack = s3.UseDualStack,
+            UseFipsEndpoint = s3.UseFipsEndpoint,
+            RedirectEndpoint = s3.RedirectEndpoint,
+            Checksums = s3.Checksums == "whensupported" ? S3ChecksumMode.WhenSupported : S3ChecksumMode.WhenRequired,
+            RedirectExpiry = s3.RedirectExpiry,
+        };
+
+        try
+        {
+            return S3Driver.Create(options, logger);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ConfigurationException($"storage.s3: {ex.Message}");
+        }
+    }
+}
