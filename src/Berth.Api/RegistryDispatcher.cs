@@ -1,4 +1,5 @@
 using Berth.Api.Endpoints;
+using Berth.Auth;
 using Berth.Core.Errors;
 using Berth.Storage.Drivers;
 using Microsoft.AspNetCore.Http;
@@ -11,28 +12,46 @@ namespace Berth.Api;
 /// the single place where failures become OCI error bodies. A client that went away is not an
 /// error of ours, and nothing internal (paths, stack traces) reaches a response.
 /// </summary>
+/// <remarks>
+/// Every request is authorized before anything else happens, with the access its route needs
+/// (<see cref="RequiredAccess"/>); the grant is attached to the request as an <see cref="IAccessGrant"/>
+/// feature for checks the route alone cannot name (the source of a mount).
+/// </remarks>
 public sealed partial class RegistryDispatcher(
     BlobEndpoints blobEndpoints,
     UploadEndpoints uploadEndpoints,
     ManifestEndpoints manifestEndpoints,
     ListingEndpoints listingEndpoints,
-    ILogger<RegistryDispatcher> logger)
+    ILogger<RegistryDispatcher> logger,
+    IAccessController? accessController = null)
 {
+    private readonly IAccessController _access = accessController ?? AllowAllAccessController.Instance;
+
     public async Task HandleAsync(HttpContext context)
     {
         context.Response.Headers[RegistryHeaders.ApiVersion] = RegistryHeaders.ApiVersionValue;
         var route = RegistryRoute.Parse(context.Request.Path.Value ?? "");
         try
         {
+            var required = RequiredAccess(route, context.Request.Method);
+            var decision = await _access.AuthorizeAsync(context, required, context.RequestAborted);
+            if (decision.Outcome != AccessOutcome.Granted || decision.Grant is null)
+            {
+                throw AccessError(decision, required);
+            }
+
+            context.Features.Set(decision.Grant);
             await DispatchAsync(context, route);
         }
         catch (RegistryException ex)
         {
             await ErrorResponses.WriteAsync(context, ex.Code, ex.Message, ex.Detail, ex.Headers);
         }
-        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception ex) when (IsClientGone(context, ex))
         {
+            // Nobody is listening for an answer; drop the connection instead of draining it.
             LogClientGone(logger, context.Request.Method, context.Request.Path);
+            context.Abort();
         }
         catch (BadHttpRequestException ex)
         {
@@ -69,12 +88,70 @@ public sealed partial class RegistryDispatcher(
             RouteKind.UploadStart when HttpMethods.IsPost(method) => uploadEndpoints.StartAsync(context, route),
             RouteKind.Upload when HttpMethods.IsPatch(method) => uploadEndpoints.PatchAsync(context, route),
             RouteKind.Upload when HttpMethods.IsPut(method) => uploadEndpoints.PutAsync(context, route),
-            RouteKind.Upload when HttpMethods.IsGet(method) => uploadEndpoints.GetStatusAsync(context, route),
+            RouteKind.Upload when isRead => uploadEndpoints.GetStatusAsync(context, route),
             RouteKind.Upload when HttpMethods.IsDelete(method) => uploadEndpoints.CancelAsync(context, route),
             RouteKind.NotFound => throw ErrorCode.NotFound.With(),
             _ => throw MethodNotAllowed(context, route.Kind),
         };
     }
+
+    /// <summary>
+    /// The access a request needs, in the token specification's terms (Distribution's mapping, except that every
+    /// upload route, cancel included, needs pull and push: cancelling one's own upload is part of pushing).
+    /// The version check, unknown routes and methods a route does not serve need only an authenticated client.
+    /// </summary>
+    internal static IReadOnlyList<AccessRequest> RequiredAccess(RegistryRoute route, string method)
+    {
+        var isRead = HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
+        var name = route.Name;
+        return route.Kind switch
+        {
+            RouteKind.Catalog when isRead => [AccessRequest.Catalog()],
+            RouteKind.Tags or RouteKind.Referrers or RouteKind.Manifest or RouteKind.Blob when isRead =>
+                [AccessRequest.Repository(name, AccessRequest.Pull)],
+            RouteKind.Manifest when HttpMethods.IsPut(method) => [AccessRequest.Repository(name, AccessRequest.Pull, AccessRequest.Push)],
+            RouteKind.Manifest or RouteKind.Blob when HttpMethods.IsDelete(method) => [AccessRequest.Repository(name, AccessRequest.Delete)],
+            RouteKind.UploadStart when HttpMethods.IsPost(method) => [AccessRequest.Repository(name, AccessRequest.Pull, AccessRequest.Push)],
+            RouteKind.Upload when HttpMethods.IsPatch(method) || HttpMethods.IsPut(method) || HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsDelete(method) =>
+                [AccessRequest.Repository(name, AccessRequest.Pull, AccessRequest.Push)],
+            _ => [],
+        };
+    }
+
+    /// <summary>401 UNAUTHORIZED with the challenge, 403 DENIED or 429 TOOMANYREQUESTS with Retry-After.</summary>
+    private static RegistryException AccessError(AccessDecision decision, IReadOnlyList<AccessRequest> required)
+    {
+        // Distribution's detail: the access records the request needed.
+        object? detail = required.Count == 0
+            ? null
+            : required.SelectMany(r => r.Actions.Select(action => new { r.Type, Class = "", r.Name, Action = action })).ToArray();
+        switch (decision.Outcome)
+        {
+            case AccessOutcome.Denied:
+                return new RegistryException(ErrorCode.Denied, decision.Reason ?? ErrorCode.Denied.Message, detail);
+            case AccessOutcome.Throttled:
+                var seconds = (long)Math.Ceiling(Math.Max(1, decision.RetryAfter?.TotalSeconds ?? 1));
+                return new RegistryException(ErrorCode.TooManyRequests, decision.Reason ?? ErrorCode.TooManyRequests.Message)
+                {
+                    Headers = new Dictionary<string, string> { ["Retry-After"] = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                };
+            default:
+                return new RegistryException(ErrorCode.Unauthorized, decision.Reason ?? ErrorCode.Unauthorized.Message, detail)
+                {
+                    Headers = decision.Challenge is null ? null : new Dictionary<string, string> { ["WWW-Authenticate"] = decision.Challenge },
+                };
+        }
+    }
+
+    /// <summary>
+    /// True when a failure means the client disconnected: the request was aborted, or reading its
+    /// body failed because the connection was reset. The abort flag is often not yet set when the
+    /// body read fails, so the exception type has to be consulted too.
+    /// </summary>
+    private static bool IsClientGone(HttpContext context, Exception ex) =>
+        context.RequestAborted.IsCancellationRequested
+        || ex is Microsoft.AspNetCore.Connections.ConnectionResetException
+        || ex.InnerException is Microsoft.AspNetCore.Connections.ConnectionResetException;
 
     private static RegistryException MethodNotAllowed(HttpContext context, RouteKind kind)
     {

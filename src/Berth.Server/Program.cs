@@ -6,7 +6,7 @@ return await BerthCommandLine.RunAsync(args);
 
 namespace Berth.Server
 {
-    /// <summary>The <c>berth</c> command line: <c>serve</c>, <c>version</c>, <c>help</c>.</summary>
+    /// <summary>The <c>berth</c> command line: <c>serve</c>, <c>htpasswd</c>, <c>version</c>, <c>help</c>.</summary>
     public static class BerthCommandLine
     {
         private const string Usage = """
@@ -16,6 +16,7 @@ namespace Berth.Server
               berth serve [CONFIG]   run the registry. CONFIG is a registry:2 config.yml; without it,
                                      REGISTRY_CONFIGURATION_PATH, else defaults (:5000, /var/lib/registry).
                                      REGISTRY_* environment variables override the file.
+              berth htpasswd ...     create or update an htpasswd file (bcrypt); `berth htpasswd -h` for flags
               berth version          print the version
               berth help             print this help
 
@@ -28,6 +29,8 @@ namespace Berth.Server
             {
                 case "serve":
                     return await ServeAsync(args.Length > 1 ? args[1] : null);
+                case "htpasswd":
+                    return await HtpasswdAsync(args[1..]);
                 case "version" or "--version" or "-v":
                     await Console.Out.WriteLineAsync($"berth {Version}");
                     return 0;
@@ -39,6 +42,19 @@ namespace Berth.Server
                     await Console.Error.WriteAsync(Usage);
                     return 2;
             }
+        }
+
+        /// <summary><c>berth htpasswd</c>: the terminal prompt hides the password; piped input is read as one line.</summary>
+        private static async Task<int> HtpasswdAsync(string[] args)
+        {
+            if (args is ["-h" or "--help" or "help"])
+            {
+                await Console.Out.WriteAsync(Berth.Auth.HtpasswdCommand.Usage);
+                return 0;
+            }
+
+            return await Berth.Auth.HtpasswdCommand.RunAsync(args, Console.In, Console.Out, Console.Error,
+                Console.IsInputRedirected ? null : Berth.Auth.HtpasswdCommand.ReadHiddenLine);
         }
 
         public static string Version =>

@@ -1,11 +1,13 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using Berth.Api;
+using Berth.Auth;
 using Berth.Server.Configuration;
 using Berth.Server.Diagnostics;
+using Berth.Server.Tls;
 using Berth.Storage;
 using Berth.Storage.Drivers;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Berth.Server;
 
@@ -17,11 +19,11 @@ public static partial class RegistryHost
 
     public static WebApplication Build(RegistryConfiguration config, IReadOnlyList<string>? warnings = null)
     {
-        if (config.Auth.Type is { } authType)
-        {
-            // Serving without the access control the operator asked for would expose the registry.
-            throw new ConfigurationException($"auth.{authType}: this version of Berth does not implement authentication yet; refusing to start without it");
-        }
+        var startupWarnings = new List<string>(warnings ?? []);
+
+        // Certificates and keys are read now: a problem stops start-up naming the file.
+        var tls = TlsSetup.Create(config.Http, startupWarnings);
+        var authEnabled = config.Auth.Type is not null;
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
@@ -52,7 +54,7 @@ public static partial class RegistryHost
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = DefaultMaxRequestBodyBytes;
             kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
-            Listen(kestrel, config);
+            Listen(kestrel, config, tls);
             kestrel.ListenForDiagnostics(config);
         });
 
@@ -61,11 +63,17 @@ public static partial class RegistryHost
         {
             "filesystem" => new FilesystemDriver(storageRoot, sp.GetRequiredService<ILogger<FilesystemDriver>>()),
             "inmemory" => new InMemoryDriver(),
+            "s3" => S3DriverFactory.Create(config.Storage.S3!, sp.GetRequiredService<ILogger<Berth.Storage.S3.S3Driver>>()),
             var other => throw new ConfigurationException($"storage: the '{other}' driver is not available in this build"),
         });
 
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(sp => new FailedLoginLimiter(config.Access.FailedLogins, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => CreateAccessController(config, sp));
+
         var secretConfigured = !string.IsNullOrEmpty(config.Http.Secret);
         builder.Services.AddBerthDiagnostics(config);
+        builder.Services.AddBerthNotifications(NotificationEndpoints.FromConfiguration(config.Notifications));
         builder.Services.AddBerthApi(new RegistryApiOptions
         {
             UploadStateSecret = secretConfigured ? UploadStateToken.SecretFromText(config.Http.Secret!) : UploadStateToken.RandomSecret(),
@@ -75,14 +83,37 @@ public static partial class RegistryHost
             RelativeUrls = config.Http.RelativeUrls,
             ExternalBaseUri = string.IsNullOrEmpty(config.Http.Host) ? null : new Uri(config.Http.Host),
             CatalogMaxEntries = config.Catalog.MaxEntries,
-            AutomaticCrossMount = config.Storage.Mount.Automatic,
+            // A mount without a source would link a blob from any repository, readable by the client or not.
+            AutomaticCrossMount = config.Storage.Mount.Automatic && !authEnabled,
         });
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.Server");
-        foreach (var warning in warnings ?? [])
+        foreach (var warning in startupWarnings)
         {
             LogConfigurationWarning(logger, warning);
+        }
+
+        // Fail at start-up, not on the first request, when the htpasswd file or the token keys cannot be used.
+        _ = app.Services.GetRequiredService<IAccessController>();
+        if (tls is not null)
+        {
+            tls.Certificate.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.Server.Tls");
+        }
+
+        if (authEnabled && config.Storage.Mount.Automatic)
+        {
+            LogAutomaticMountOff(logger);
+        }
+
+        if (config.Auth.Type is AuthOptions.HtpasswdType && tls is null)
+        {
+            LogBasicWithoutTls(logger);
+        }
+
+        if (config.Auth.Type is AuthOptions.SillyType)
+        {
+            LogSillyAuth(logger);
         }
 
         if (!secretConfigured)
@@ -120,21 +151,78 @@ public static partial class RegistryHost
         return app;
     }
 
-    private static void Listen(KestrelServerOptions kestrel, RegistryConfiguration config)
+    /// <summary>The access controller <c>auth</c> names; the policy and limiter come from <c>access</c>.</summary>
+    private static IAccessController CreateAccessController(RegistryConfiguration config, IServiceProvider services)
     {
-        var tls = config.Http.Tls;
-        var useTls = !string.IsNullOrEmpty(tls.Certificate);
+        var auth = config.Auth;
+        var loggers = services.GetRequiredService<ILoggerFactory>();
+        var time = services.GetRequiredService<TimeProvider>();
+        switch (auth.Type)
+        {
+            case AuthOptions.HtpasswdType:
+                var htpasswd = auth.Htpasswd!;
+                try
+                {
+                    return new HtpasswdAccessController(htpasswd.Realm, htpasswd.Path, config.Access.ToPolicy(),
+                        services.GetRequiredService<FailedLoginLimiter>(), loggers.CreateLogger<HtpasswdAccessController>(), time);
+                }
+                catch (HtpasswdFormatException ex)
+                {
+                    throw ConfigurationException.ForKey("auth.htpasswd.path", ex.Message);
+                }
+
+            case AuthOptions.TokenType:
+                var token = auth.Token!;
+                TokenSigningKeys keys;
+                try
+                {
+                    keys = TokenSigningKeys.Load(token.RootCertBundle, token.Jwks);
+                }
+                catch (TokenKeyException ex)
+                {
+                    throw ConfigurationException.ForKey("auth.token", ex.Message);
+                }
+
+                var unsupported = token.SigningAlgorithms.Where(a => !TokenAuthSettings.DefaultAlgorithms.Contains(a)).ToList();
+                if (unsupported.Count > 0)
+                {
+                    throw ConfigurationException.ForKey("auth.token.signingalgorithms",
+                        $"{string.Join(", ", unsupported)} not supported; Berth verifies {string.Join(", ", TokenAuthSettings.DefaultAlgorithms)}");
+                }
+
+                return new TokenAccessController(
+                    new TokenAuthSettings
+                    {
+                        Realm = token.Realm,
+                        Service = token.Service,
+                        Issuer = token.Issuer,
+                        AutoRedirect = token.AutoRedirect,
+                        AutoRedirectPath = token.AutoRedirectPath,
+                        Algorithms = token.SigningAlgorithms.Count > 0 ? token.SigningAlgorithms : TokenAuthSettings.DefaultAlgorithms,
+                    },
+                    keys,
+                    loggers.CreateLogger<TokenAccessController>(),
+                    time);
+
+            case AuthOptions.SillyType:
+                return new SillyAccessController(auth.Silly!.Realm, auth.Silly.Service);
+
+            default:
+                return AllowAllAccessController.Instance;
+        }
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, RegistryConfiguration config, TlsSetup? tls)
+    {
         Action<ListenOptions> configure = listen =>
         {
-            listen.Protocols = useTls ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
-            if (useTls)
+            if (tls is null)
             {
-                var certificate = LoadCertificate(tls.Certificate!, tls.Key);
-                listen.UseHttps(https =>
-                {
-                    https.ServerCertificate = certificate;
-                    https.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
-                });
+                listen.Protocols = HttpProtocols.Http1;
+            }
+            else
+            {
+                tls.Apply(listen);
             }
         };
 
@@ -180,28 +268,6 @@ public static partial class RegistryHost
             : throw new ConfigurationException($"http.addr: '{host}' is not an IP address or localhost");
     }
 
-    private static X509Certificate2 LoadCertificate(string certificatePath, string? keyPath)
-    {
-        if (!File.Exists(certificatePath))
-        {
-            throw new ConfigurationException($"http.tls.certificate: file not found: {certificatePath}");
-        }
-
-        if (keyPath is not null && !File.Exists(keyPath))
-        {
-            throw new ConfigurationException($"http.tls.key: file not found: {keyPath}");
-        }
-
-        try
-        {
-            return X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
-        }
-        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or ArgumentException)
-        {
-            throw new ConfigurationException($"http.tls: cannot load certificate {certificatePath} with key {keyPath}: {ex.Message}");
-        }
-    }
-
     private static LogLevel ParseLevel(string level) => level.ToLowerInvariant() switch
     {
         "debug" => LogLevel.Debug,
@@ -219,4 +285,16 @@ public static partial class RegistryHost
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning,
         Message = "No http.secret is set: a random one is used, so uploads cannot continue on another replica or after a restart of this one")]
     private static partial void LogNoSecret(ILogger logger);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information,
+        Message = "storage.mount.automatic is off because authentication is on: a mount without 'from' could link content the client may not read")]
+    private static partial void LogAutomaticMountOff(ILogger logger);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning,
+        Message = "htpasswd authentication without http.tls: passwords cross the network in clear text unless a TLS proxy is in front")]
+    private static partial void LogBasicWithoutTls(ILogger logger);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning,
+        Message = "auth.silly lets in any request that has an Authorization header; it is for development only")]
+    private static partial void LogSillyAuth(ILogger logger);
 }

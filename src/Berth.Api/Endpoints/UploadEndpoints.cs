@@ -1,4 +1,5 @@
 using System.Globalization;
+using Berth.Auth;
 using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Storage;
@@ -7,7 +8,8 @@ using Microsoft.AspNetCore.Http;
 namespace Berth.Api.Endpoints;
 
 /// <summary>
-/// Blob uploads: <c>POST /blobs/uploads/</c> (session, monolithic, mount),
+/// Blob uploads: <c>POST /blobs/uploads/</c> (session, monolithic, mount: only from a repository the
+/// client may pull from, and without <c>from</c> only when automatic mounts are on),
 /// <c>PATCH/PUT/GET/DELETE /blobs/uploads/&lt;id&gt;</c>.
 /// </summary>
 public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, RegistryApiOptions options, UploadStateToken stateToken)
@@ -26,8 +28,9 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
             long? mounted = null;
             if (from.Length > 0)
             {
-                // A source that is not a valid name simply holds nothing to mount.
-                if (RepositoryName.TryParse(from, out var source))
+                // A source that is not a valid name simply holds nothing to mount. A source the client may not
+                // read is treated the same way, so the answer (an upload session) says nothing about its content.
+                if (RepositoryName.TryParse(from, out var source) && MayPull(context, source))
                 {
                     mounted = await blobs.MountAsync(source, name, mountDigest, cancellationToken);
                 }
@@ -68,6 +71,10 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
         var status = await uploads.StartAsync(name, cancellationToken);
         Accepted(context, name, status, StatusCodes.Status202Accepted);
     }
+
+    /// <summary>The grant the dispatcher attached after authorizing the request decides; no grant, no mount.</summary>
+    private static bool MayPull(HttpContext context, RepositoryName source) =>
+        context.Features.Get<IAccessGrant>()?.Allows(AccessRequest.Repository(source.Value, AccessRequest.Pull)) == true;
 
     public async Task PatchAsync(HttpContext context, RegistryRoute route)
     {

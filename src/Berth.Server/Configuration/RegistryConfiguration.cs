@@ -21,6 +21,9 @@ public sealed record RegistryConfiguration
     /// <summary><c>auth</c>: the access controller, if any.</summary>
     public AuthOptions Auth { get; init; } = new();
 
+    /// <summary><c>access</c> (Berth extension): access rules on top of htpasswd, and the failed-login limiter.</summary>
+    public AccessOptions Access { get; init; } = new();
+
     /// <summary><c>http</c>: the listener and HTTP behaviour.</summary>
     public HttpOptions Http { get; init; } = new();
 
@@ -70,6 +73,7 @@ public sealed record RegistryConfiguration
             Log = root["log"].AsSection(section => LogOptions.Read(section, legacyLevel)),
             Storage = root["storage"].AsDriverSection(StorageOptions.Read),
             Auth = root["auth"].AsDriverSection(AuthOptions.Read),
+            Access = root["access"].AsSection(AccessOptions.Read),
             Http = root["http"].AsSection(HttpOptions.Read),
             Notifications = root["notifications"].AsSection(NotificationsOptions.Read),
             Redis = root["redis"].AsSection(RedisOptions.Read),
@@ -88,6 +92,15 @@ public sealed record RegistryConfiguration
         if (configuration.Storage.Cache.BlobDescriptor == StorageCacheOptions.RedisCache && !configuration.Redis.IsConfigured)
         {
             throw ConfigurationException.ForKey("storage.cache.blobdescriptor", "the redis cache needs a redis server; set redis.addrs (or redis.addr)");
+        }
+
+        if (configuration.Access.HasPolicy && configuration.Auth.Type != AuthOptions.HtpasswdType)
+        {
+            // With a token server the token decides; without authentication nobody is known by name.
+            throw ConfigurationException.ForKey("access",
+                configuration.Auth.Type is null
+                    ? "access rules need auth.htpasswd (without authentication everyone may do everything)"
+                    : $"access rules apply to auth.htpasswd; with auth.{configuration.Auth.Type} the {(configuration.Auth.Type == AuthOptions.TokenType ? "token server" : "controller")} decides access");
         }
 
         return configuration;

@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using System.Net;
+using Berth.EndToEnd.Tests.Infrastructure;
+
+namespace Berth.EndToEnd.Tests;
+
+/// <summary>
+/// A private Docker engine (Debian's docker.io: <c>dockerd</c> with vfs storage, no iptables, no bridge, its own data
+/// root and socket) and a secure Berth on the machine's external address, so that Docker verifies the certificate
+/// against <c>/etc/docker/certs.d/HOST:PORT/ca.crt</c> instead of treating the registry as insecure (it does that for
+/// every 127.0.0.0/8 address).
+/// </summary>
+public sealed class DockerAndSecureBerthFixture : IAsyncLifetime
+{
+    private static readonly TimeSpan DaemonStartTimeout = TimeSpan.FromSeconds(60);
+
+    private TemporaryDirectory? _directory;
+    private Process? _daemon;
+    private OutputCollector? _daemonError;
+    private string? _certsDirectory;
+
+    public SecureBerth Registry { get; private set; } = null!;
+
+    public string Socket => Path.Combine(_directory!.Path, "docker.sock");
+
+    /// <summary>The client's own config directory (credentials from docker login go there).</summary>
+    public string ClientConfig => Path.Combine(_directory!.Path, "client");
+
+    public string DaemonLog => _daemonError is null ? "" : ExternalCommand.Tail(_daemonError.Text);
+
+    public async Task InitializeAsync()
+    {
+        _directory = TemporaryDirectory.Create("dockerd");
+        Registry = await SecureBerth.StartAsync(address: SecureBerth.ExternalAddress());
+        _certsDirectory = Path.Combine("/etc/docker/certs.d", Registry.Host);
+        Directory.CreateDirectory(_certsDirectory);
+        File.Copy(Registry.CaPath, Path.Combine(_certsDirectory, "ca.crt"), overwrite: true);
+        Directory.CreateDirectory(ClientConfig);
+
+        var startInfo = new ProcessStartInfo(ExternalCommand.ResolveExecutable("dockerd"))
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in new[]
+        {
+            "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none",
+            "--data-root", _directory.Combine("data"), "--exec-root", _directory.Combine("exec"),
+            "--pidfile", _directory.Combine("docker.pid"), "--host", $"unix://{Socket}",
+        })
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        _daemon = Process.Start(startInfo) ?? throw new InvalidOperationException("dockerd did not start");
+        _ = new OutputCollector(_daemon.StandardOutput);
+        _daemonError = new OutputCollector(_daemon.StandardError);
+
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            var version = await ExternalCommand.RunAsync("docker", ["--host", $"unix://{Socket}", "version", "--format", "{{.Server.Version}}"]);
+            if (version.ExitCode == 0)
+            {
+                break;
+            }
+
+            if (_daemon.HasExited || stopwatch.Elapsed > DaemonStartTimeout)
+            {
+                throw new InvalidOperationException($"dockerd is not answering: {version.DescribeOutput()}\n--- dockerd ---\n{DaemonLog}");
+            }
+
+            await Task.Delay(250);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_daemon is not null)
+        {
+            try
+            {
+                _daemon.Kill(entireProcessTree: true);
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await _daemon.WaitForExitAsync(timeout.Token);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            _daemon.Dispose();
+        }
+
+        if (_certsDirectory is not null && Directory.Exists(_certsDirectory))
+        {
+            Directory.Delete(_certsDirectory, recursive: true);
+        }
+
+        await Registry.DisposeAsync();
+        _directory?.Dispose();
+    }
+}
+
+/// <summary>The Docker engine against Berth with TLS and htpasswd: login, push and pull; a wrong password is refused.</summary>
+public sealed class AuthDockerTests(DockerAndSecureBerthFixture fixture, ITestOutputHelper log) : IClassFixture<DockerAndSecureBerthFixture>, IDisposable
+{
+    private readonly SecureBerth _registry = fixture.Registry;
+    private readonly TemporaryDirectory _temp = TemporaryDirectory.Create("docker-client");
+
+    public void Dispose()
+    {
+        _temp.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private CommandOptions Options => new()
+    {
+        Timeout = TimeSpan.FromMinutes(3),
+        Environment = new Dictionary<string, string?> { ["DOCKER_CONFIG"] = fixture.ClientConfig, ["DOCKER_HOST"] = $"unix://{fixture.Socket}" },
+    };
+
+    private Task<CommandResult> DockerAsync(params string[] arguments) => ExternalCommand.RunAsync("docker", arguments, log, Options);
+
+    private async Task<CommandResult> DockerCheckedAsync(params string[] arguments)
+    {
+        var result = await DockerAsync(arguments);
+        return result.ExitCode == 0
+            ? result
+            : throw new ExternalCommandException($"{result.CommandLine} failed:\n{result.DescribeOutput()}\n{_registry.Log}\n--- dockerd ---\n{fixture.DaemonLog}");
+    }
+
+    private async Task<CommandResult> LoginAsync(string user, string password)
+    {
+        var passwordFile = _temp.Combine($"password-{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(passwordFile, password);
+        // ExternalCommand closes stdin, so the password goes through a shell redirect.
+        return await ExternalCommand.RunAsync("sh", ["-c", $"docker login --username '{user}' --password-stdin '{_registry.Host}' < '{passwordFile}'"], log, Options);
+    }
+
+    [Fact]
+    public async Task DockerLoginPushPull_OverVerifiedTls_WrongPasswordRefused()
+    {
+        // An image for the engine to load: an OCI layout turned into a docker-archive by skopeo.
+        var layout = new OciLayoutWriter(_temp.CreateSubdirectory("layout"));
+        var image = layout.AddImage(new OciPlatform("linux", "amd64"), 64 * 1024, 256 * 1024);
+        layout.Tag("v1", image.Manifest);
+        var archive = _temp.Combine("image.tar");
+        var local = $"berth-e2e/local-{Guid.NewGuid().ToString("N")[..8]}:v1";
+        await ExternalCommand.RunCheckedAsync("skopeo", ["--insecure-policy", "copy", layout.Reference("v1"), $"docker-archive:{archive}:{local}"], log);
+        await DockerCheckedAsync("load", "--input", archive);
+        var remote = $"{_registry.Host}/team/docker-{Guid.NewGuid().ToString("N")[..8]}:v1";
+        await DockerCheckedAsync("tag", local, remote);
+
+        var wrong = await LoginAsync(SecureBerth.Developer, "not-the-password");
+        var anonymousPush = await DockerAsync("push", remote);
+        var login = await LoginAsync(SecureBerth.Developer, SecureBerth.DeveloperPassword);
+        await DockerCheckedAsync("push", remote);
+        await DockerCheckedAsync("rmi", remote, local);
+        await DockerCheckedAsync("pull", remote);
+        var inspected = (await DockerCheckedAsync("image", "inspect", "--format", "{{.Id}}", remote)).StandardOutput.Trim();
+        await DockerCheckedAsync("logout", _registry.Host);
+        var afterLogout = await DockerAsync("pull", remote);
+
+        Assert.NotEqual(0, wrong.ExitCode);
+        Assert.Contains("401", wrong.StandardError, StringComparison.Ordinal);
+        Assert.NotEqual(0, anonymousPush.ExitCode);
+        Assert.True(login.ExitCode == 0, login.DescribeOutput());
+        Assert.Equal(image.Config.Digest, inspected);
+        Assert.NotEqual(0, afterLogout.ExitCode);
+
+        using var http = _registry.CreateHttpClient();
+        http.DefaultRequestHeaders.Authorization = new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{SecureBerth.Admin}:{SecureBerth.AdminPassword}")));
+        var reference = remote[(_registry.Host.Length + 1)..].Split(':');
+        using var manifest = await http.GetAsync(new Uri($"v2/{reference[0]}/manifests/{reference[1]}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, manifest.StatusCode);
+    }
+}
