@@ -1,5 +1,6 @@
 using System.Globalization;
 using Berth.Auth;
+using Berth.Api.Notifications;
 using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Storage;
@@ -12,7 +13,8 @@ namespace Berth.Api.Endpoints;
 /// client may pull from, and without <c>from</c> only when automatic mounts are on),
 /// <c>PATCH/PUT/GET/DELETE /blobs/uploads/&lt;id&gt;</c>.
 /// </summary>
-public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, RegistryApiOptions options, UploadStateToken stateToken)
+public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, RegistryApiOptions options, UploadStateToken stateToken,
+    RegistryEvents events)
 {
     public async Task StartAsync(HttpContext context, RegistryRoute route)
     {
@@ -43,6 +45,8 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
             if (mounted is not null)
             {
                 Created(context, name, mountDigest);
+                events.Publish(context, RegistryEvent.Mount, name, mountDigest, MediaTypes.OctetStream, mounted.Value,
+                    fromRepository: from.Length > 0 ? from : null);
                 return;
             }
         }
@@ -54,9 +58,10 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
             var digest = Digest.Parse(digestText);
             RegistryRequest.AllowUnlimitedBody(context);
             var session = await uploads.StartAsync(name, cancellationToken);
+            long size;
             try
             {
-                await uploads.CommitAsync(name, session.Id, digest, context.Request.Body, null, context.Request.ContentLength, cancellationToken);
+                size = await uploads.CommitAsync(name, session.Id, digest, context.Request.Body, null, context.Request.ContentLength, cancellationToken);
             }
             catch
             {
@@ -65,6 +70,7 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
             }
 
             Created(context, name, digest);
+            events.Publish(context, RegistryEvent.Push, name, digest, MediaTypes.OctetStream, size);
             return;
         }
 
@@ -103,8 +109,9 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
         RegistryRequest.AllowUnlimitedBody(context);
         var (rangeStart, declaredLength) = ParseContentRange(context);
         var body = HasBody(context.Request) ? context.Request.Body : null;
-        await uploads.CommitAsync(name, id, digest, body, rangeStart, declaredLength, context.RequestAborted);
+        var committed = await uploads.CommitAsync(name, id, digest, body, rangeStart, declaredLength, context.RequestAborted);
         Created(context, name, digest);
+        events.Publish(context, RegistryEvent.Push, name, digest, MediaTypes.OctetStream, committed);
     }
 
     public async Task GetStatusAsync(HttpContext context, RegistryRoute route)

@@ -27,6 +27,9 @@ public sealed record BerthServerOptions
     /// Null means a fresh directory inside the server's sandbox. A root passed in is not deleted.
     /// </summary>
     public string? StorageRoot { get; init; }
+
+    /// <summary>More top-level YAML sections (for example <c>notifications:</c>), appended verbatim.</summary>
+    public string ExtraYaml { get; init; } = "";
 }
 
 /// <summary>
@@ -146,7 +149,7 @@ public sealed class BerthServer : IAsyncDisposable
             http:
               addr: 127.0.0.1:0
               secret: {HttpSecret}
-
+            {options.ExtraYaml}
             """);
 
     private static string Bool(bool value) => value ? "true" : "false";
