@@ -12,7 +12,9 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 dotnet build src/Berth.Server -c Release -nologo -v q >/dev/null
-berth_dll=src/Berth.Server/bin/Release/net10.0/berth.dll
+# Run a copy: other builds rewrite bin/ in place.
+cp -r src/Berth.Server/bin/Release/net10.0 "$work/berth"
+berth_dll=$work/berth/berth.dll
 
 echo "generating a ${size_mib} MiB random blob"
 head -c $((size_mib * 1024 * 1024)) /dev/urandom > "$work/blob"
