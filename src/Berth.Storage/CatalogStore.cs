@@ -4,7 +4,7 @@ namespace Berth.Storage;
 
 /// <summary>
 /// The repository catalog. A directory below <c>repositories/</c> is a repository when it holds
-/// <c>_manifests</c>; directories starting with <c>_</c> are never descended into, because
+/// <c>_manifests</c> or <c>_layers</c>; directories starting with <c>_</c> are never descended into, because
 /// repository path components cannot start with one.
 /// </summary>
 public sealed class CatalogStore(IStorageDriver driver)
@@ -31,17 +31,24 @@ public sealed class CatalogStore(IStorageDriver driver)
     {
         var children = await Links.ListOrEmptyAsync(driver, directory, cancellationToken);
         var subdirectories = new List<string>();
+        var isRepository = false;
         foreach (var child in children)
         {
             var segment = Links.LastSegment(child);
-            if (segment == "_manifests")
+            if (segment is "_manifests" or "_layers")
             {
-                names.Add(directory[(StoragePaths.RepositoriesRoot.Length + 1)..]);
+                // registry:2 counts a repository holding only blobs (_layers) too; so do we.
+                isRepository = true;
             }
             else if (!segment.StartsWith('_'))
             {
                 subdirectories.Add(child);
             }
+        }
+
+        if (isRepository)
+        {
+            names.Add(directory[(StoragePaths.RepositoriesRoot.Length + 1)..]);
         }
 
         foreach (var subdirectory in subdirectories)

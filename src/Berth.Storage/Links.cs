@@ -23,8 +23,26 @@ internal static class Links
         }
     }
 
+    /// <summary>
+    /// Writes a link. Every write refreshes the link's modification time, which online garbage
+    /// collection reads as "linked during this run"; use <see cref="WriteIfChangedAsync"/> only for
+    /// links the collector treats as roots (tags).
+    /// </summary>
     public static Task WriteAsync(IStorageDriver driver, string path, Digest digest, CancellationToken cancellationToken) =>
         driver.PutContentAsync(path, Encoding.ASCII.GetBytes(digest.ToString()), cancellationToken);
+
+    /// <summary>
+    /// Writes a link unless it already holds <paramref name="digest"/>: re-tagging to the same
+    /// manifest is common (CI pushes "latest" again and again), and reading a small file is far
+    /// cheaper than the durable write (flush, rename) it saves.
+    /// </summary>
+    public static async Task WriteIfChangedAsync(IStorageDriver driver, string path, Digest digest, CancellationToken cancellationToken)
+    {
+        if (await ReadAsync(driver, path, cancellationToken) != digest)
+        {
+            await WriteAsync(driver, path, digest, cancellationToken);
+        }
+    }
 
     /// <summary>Deletes a path; false when it was not there.</summary>
     public static async Task<bool> DeleteIfExistsAsync(IStorageDriver driver, string path, CancellationToken cancellationToken)

@@ -13,8 +13,8 @@ public sealed class TagStore(IStorageDriver driver)
     {
         // The current link first: it creates the tag's directory, so a listing can never show a
         // tag that does not resolve. A crash before the history entry loses only history.
-        await Links.WriteAsync(driver, StoragePaths.TagCurrentLink(name, tag), digest, cancellationToken);
-        await Links.WriteAsync(driver, StoragePaths.TagIndexLink(name, tag, digest), digest, cancellationToken);
+        await Links.WriteIfChangedAsync(driver, StoragePaths.TagCurrentLink(name, tag), digest, cancellationToken);
+        await Links.WriteIfChangedAsync(driver, StoragePaths.TagIndexLink(name, tag, digest), digest, cancellationToken);
     }
 
     public Task<bool> DeleteAsync(RepositoryName name, string tag, CancellationToken cancellationToken) =>

@@ -13,6 +13,7 @@ namespace Berth.Api.Endpoints;
 public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options, RegistryEvents events)
 {
     private const int CopyBufferSize = 128 * 1024;
+    private const int LocalFileChunkSize = 1024 * 1024;
 
     public async Task GetAsync(HttpContext context, RegistryRoute route)
     {
@@ -69,7 +70,7 @@ public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options, R
 
         if (blobs.LocalFilePath(digest) is { } file)
         {
-            await response.SendFileAsync(file, offset, length, cancellationToken);
+            await SendLocalFileAsync(file, offset, length, response.Body, cancellationToken);
         }
         else
         {
@@ -163,6 +164,39 @@ public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options, R
         last = Math.Min(last, size - 1);
         range = (first, last - first + 1);
         return true;
+    }
+
+    /// <summary>
+    /// Sends part of a local file with positional reads of <see cref="LocalFileChunkSize"/>:
+    /// ASP.NET Core's SendFileAsync reads in 16 KiB pieces, which costs a syscall pair per 16 KiB on
+    /// the path that moves the most bytes.
+    /// </summary>
+    private static async Task SendLocalFileAsync(string path, long offset, long length, Stream destination, CancellationToken cancellationToken)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
+            FileOptions.Asynchronous | FileOptions.SequentialScan);
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(LocalFileChunkSize, Math.Max(length, 1)));
+        try
+        {
+            var position = offset;
+            var end = offset + length;
+            while (position < end)
+            {
+                var read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, (int)Math.Min(buffer.Length, end - position)), position,
+                    cancellationToken);
+                if (read == 0)
+                {
+                    throw new IOException($"blob ended {end - position} bytes early");
+                }
+
+                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                position += read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private static async Task CopyAsync(Stream source, Stream destination, long length, CancellationToken cancellationToken)

@@ -57,15 +57,16 @@ public sealed class CatalogStoreTests
     }
 
     [Fact]
-    public async Task List_RepositoryWithOnlyBlobsOrUploads_IsNotListed()
+    public async Task List_RepositoryWithOnlyBlobs_IsListed_AsRegistry2Does_ButOnlyUploads_IsNot()
     {
+        // registry:2 marks a repository by its _layers directory (handleRepository in catalog.go).
         await CreateRepositoriesAsync("real");
         await _h.PutBlobAsync(Name("only/blobs"), Bytes("layer"));
         await _h.Uploads.StartAsync(Name("only/uploads"), Ct);
 
         var (names, _) = await _h.Catalog.ListAsync(100, null, Ct);
 
-        Assert.Equal(["real"], names);
+        Assert.Equal(["only/blobs", "real"], names);
     }
 
     [Fact]
