@@ -16,6 +16,8 @@ namespace Berth.Server
               berth serve [CONFIG]   run the registry. CONFIG is a registry:2 config.yml; without it,
                                      REGISTRY_CONFIGURATION_PATH, else defaults (:5000, /var/lib/registry).
                                      REGISTRY_* environment variables override the file.
+              berth garbage-collect [-d] [-m] [-q] CONFIG
+                                     delete unreferenced blobs (and with -m untagged manifests); safe while serving
               berth htpasswd ...     create or update an htpasswd file (bcrypt); `berth htpasswd -h` for flags
               berth version          print the version
               berth help             print this help
@@ -29,6 +31,8 @@ namespace Berth.Server
             {
                 case "serve":
                     return await ServeAsync(args.Length > 1 ? args[1] : null);
+                case "garbage-collect":
+                    return await GarbageCollectCommand.RunAsync(args[1..], ProcessEnvironment());
                 case "htpasswd":
                     return await HtpasswdAsync(args[1..]);
                 case "version" or "--version" or "-v":
@@ -57,6 +61,11 @@ namespace Berth.Server
                 Console.IsInputRedirected ? null : Berth.Auth.HtpasswdCommand.ReadHiddenLine);
         }
 
+        private static Dictionary<string, string> ProcessEnvironment() =>
+            Environment.GetEnvironmentVariables()
+                .Cast<System.Collections.DictionaryEntry>()
+                .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
+
         public static string Version =>
             typeof(BerthCommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "unknown";
 
@@ -65,10 +74,7 @@ namespace Berth.Server
             WebApplication app;
             try
             {
-                var environment = Environment.GetEnvironmentVariables()
-                    .Cast<System.Collections.DictionaryEntry>()
-                    .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
-                var loaded = ConfigurationLoader.Load(configPath, environment);
+                var loaded = ConfigurationLoader.Load(configPath, ProcessEnvironment());
                 app = RegistryHost.Build(loaded.Configuration, loaded.Warnings);
             }
             catch (ConfigurationException ex)

@@ -3,6 +3,7 @@ using Berth.Api;
 using Berth.Auth;
 using Berth.Server.Configuration;
 using Berth.Server.Diagnostics;
+using Berth.Server.Maintenance;
 using Berth.Server.Tls;
 using Berth.Storage;
 using Berth.Storage.Drivers;
@@ -58,14 +59,9 @@ public static partial class RegistryHost
             kestrel.ListenForDiagnostics(config);
         });
 
-        var storageRoot = config.Storage.Filesystem.RootDirectory;
-        builder.Services.AddBerthStorage(sp => config.Storage.Driver switch
-        {
-            "filesystem" => new FilesystemDriver(storageRoot, sp.GetRequiredService<ILogger<FilesystemDriver>>()),
-            "inmemory" => new InMemoryDriver(),
-            "s3" => S3DriverFactory.Create(config.Storage.S3!, sp.GetRequiredService<ILogger<Berth.Storage.S3.S3Driver>>()),
-            var other => throw new ConfigurationException($"storage: the '{other}' driver is not available in this build"),
-        });
+        builder.Services.AddBerthStorage(sp => StorageDriverFactory.Create(config, sp));
+        builder.Services.AddSingleton(config.Storage.Maintenance);
+        builder.Services.AddHostedService<MaintenanceService>();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new FailedLoginLimiter(config.Access.FailedLogins, sp.GetRequiredService<TimeProvider>()));

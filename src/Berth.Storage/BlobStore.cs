@@ -1,6 +1,7 @@
 using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Storage.Drivers;
+using Berth.Storage.Maintenance;
 
 namespace Berth.Storage;
 
@@ -19,6 +20,18 @@ public sealed class BlobStore(IStorageDriver driver)
 
     /// <summary>Size of a blob in the global store, or null when absent.</summary>
     public async Task<long?> StatContentAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        if (await TryStatAsync(digest, cancellationToken) is { } size)
+        {
+            return size;
+        }
+
+        // A blob an online collection has quarantined but that someone uses again is taken back
+        // at once, rather than after the collector's re-scan.
+        return await CollectionHandshake.EnsureContentAsync(Driver, digest, cancellationToken) ? await TryStatAsync(digest, cancellationToken) : null;
+    }
+
+    private async Task<long?> TryStatAsync(Digest digest, CancellationToken cancellationToken)
     {
         try
         {

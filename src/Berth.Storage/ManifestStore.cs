@@ -2,6 +2,7 @@ using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Core.Manifests;
 using Berth.Storage.Drivers;
+using Berth.Storage.Maintenance;
 using Microsoft.Extensions.Caching.Memory;
 
 namespace Berth.Storage;
@@ -82,6 +83,7 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
         await blobs.PutContentAsync(digest, content, cancellationToken);
         _content.Set(digest, new StoredManifest(digest, manifest.MediaType, content), new MemoryCacheEntryOptions { Size = content.Length + 256 });
         await Links.WriteAsync(driver, StoragePaths.ManifestRevisionLink(name, digest), digest, cancellationToken);
+        await ConfirmReferencesAfterLinkingAsync(name, digest, manifest, cancellationToken);
         if (manifest.Subject is { } subject)
         {
             await referrers.AddAsync(name, subject.Digest, digest, cancellationToken);
@@ -127,6 +129,27 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
         catch (RegistryException)
         {
             return null;
+        }
+    }
+
+    /// <summary>
+    /// The push side of online garbage collection's handshake (<see cref="CollectionHandshake"/>):
+    /// with the revision link written, everything the manifest references must still be content
+    /// (taken back from the collector's quarantine if need be). If something is gone after all,
+    /// the revision is withdrawn and the push fails, so no manifest becomes visible with a blob
+    /// missing.
+    /// </summary>
+    private async Task ConfirmReferencesAfterLinkingAsync(RepositoryName name, Digest digest, Manifest manifest, CancellationToken cancellationToken)
+    {
+        var required = manifest.RequiredBlobs.Select(d => d.Digest).Concat(manifest.Manifests.Select(d => d.Digest)).Prepend(digest).Distinct();
+        foreach (var reference in required)
+        {
+            if (!await CollectionHandshake.EnsureContentAsync(driver, reference, cancellationToken))
+            {
+                await Links.DeleteIfExistsAsync(driver, StoragePaths.ManifestRevisionDirectory(name, digest), cancellationToken);
+                throw ErrorCode.ManifestBlobUnknown.With(new { digest = reference.ToString() },
+                    $"{reference} was removed by garbage collection while the manifest was pushed; push it again");
+            }
         }
     }
 

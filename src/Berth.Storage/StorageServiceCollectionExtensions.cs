@@ -1,4 +1,5 @@
 using Berth.Storage.Drivers;
+using Berth.Storage.Maintenance;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -20,6 +21,8 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<ReferrerStore>();
         services.TryAddSingleton<ManifestStore>();
         services.TryAddSingleton<CatalogStore>();
+        services.TryAddSingleton<GarbageCollector>();
+        services.TryAddSingleton<UploadPurger>();
         return services;
     }
 }

@@ -370,11 +370,57 @@ public sealed record StorageMaintenanceOptions
     /// <summary><c>storage.maintenance.readonly</c>.</summary>
     public ReadOnlyModeOptions ReadOnly { get; init; } = new();
 
+    /// <summary><c>storage.maintenance.garbagecollection</c> (Berth): online collection on a schedule.</summary>
+    public GarbageCollectionScheduleOptions GarbageCollection { get; init; } = new();
+
     internal static StorageMaintenanceOptions Read(SectionReader section) => new()
     {
         UploadPurging = section["uploadpurging"].AsSection(UploadPurgingOptions.Read),
         ReadOnly = section["readonly"].AsSection(ReadOnlyModeOptions.Read),
+        GarbageCollection = section["garbagecollection"].AsSection(GarbageCollectionScheduleOptions.Read),
     };
+}
+
+/// <summary>
+/// <c>storage.maintenance.garbagecollection</c>, Berth's own: the collector of
+/// <c>berth garbage-collect</c>, run by the server while it serves. Off by default.
+/// </summary>
+public sealed record GarbageCollectionScheduleOptions
+{
+    /// <summary><c>enabled</c> (default false).</summary>
+    public bool Enabled { get; init; }
+
+    /// <summary><c>interval</c>: time between runs (default 24h); the first run starts one interval after start-up.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary><c>graceperiod</c>: content younger than this is never collected (default 1h).</summary>
+    public TimeSpan GracePeriod { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary><c>deleteuntagged</c>: also remove manifests no tag reaches (default false).</summary>
+    public bool DeleteUntagged { get; init; }
+
+    /// <summary><c>dryrun</c>: log what would be collected without deleting it.</summary>
+    public bool DryRun { get; init; }
+
+    internal static GarbageCollectionScheduleOptions Read(SectionReader section)
+    {
+        var defaults = new GarbageCollectionScheduleOptions();
+        var intervalValue = section["interval"];
+        var interval = intervalValue.AsDuration(defaults.Interval);
+        if (interval <= TimeSpan.Zero)
+        {
+            throw intervalValue.Invalid("must be greater than zero");
+        }
+
+        return new GarbageCollectionScheduleOptions
+        {
+            Enabled = section["enabled"].AsBool(defaults.Enabled),
+            Interval = interval,
+            GracePeriod = section["graceperiod"].AsDuration(defaults.GracePeriod),
+            DeleteUntagged = section["deleteuntagged"].AsBool(defaults.DeleteUntagged),
+            DryRun = section["dryrun"].AsBool(defaults.DryRun),
+        };
+    }
 }
 
 /// <summary><c>storage.maintenance.uploadpurging</c>: removal of abandoned uploads. Defaults are Distribution's.</summary>

@@ -195,7 +195,16 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
             throw new StoragePathNotFoundException(sourcePath, Name);
         }
 
-        PublishFile(source, LocalPath(destinationPath));
+        try
+        {
+            PublishFile(source, LocalPath(destinationPath));
+        }
+        catch (FileNotFoundException)
+        {
+            // The source went away between the check and the rename (a concurrent move or delete).
+            throw new StoragePathNotFoundException(sourcePath, Name);
+        }
+
         return Task.CompletedTask;
     }
 
@@ -224,7 +233,17 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
             throw new StoragePathNotFoundException(path, Name);
         }
 
-        Directory.Delete(graveyard, recursive: true);
+        try
+        {
+            Directory.Delete(graveyard, recursive: true);
+        }
+        catch (IOException ex)
+        {
+            // A writer renamed a file into the tree while it was being removed; the tree is out of
+            // the layout already, and start-up sweeps staging.
+            LogStagingCleanupFailed(_logger, graveyard, ex);
+        }
+
         return Task.CompletedTask;
     }
 
@@ -236,8 +255,16 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
         var parent = Path.GetDirectoryName(destination)!;
         if (Directory.Exists(parent))
         {
-            File.Move(source, destination, overwrite: true);
-            return;
+            try
+            {
+                File.Move(source, destination, overwrite: true);
+                return;
+            }
+            catch (DirectoryNotFoundException) when (File.Exists(source))
+            {
+                // The parent was removed (garbage collection empties blob directories) between the
+                // check and the rename; build it again below.
+            }
         }
 
         // Find the topmost directory that is missing and build the chain below it in staging.

@@ -28,6 +28,9 @@ public sealed record BerthServerOptions
     /// </summary>
     public string? StorageRoot { get; init; }
 
+    /// <summary>More keys under <c>storage.maintenance</c>, one per line, without indentation.</summary>
+    public IReadOnlyList<string> MaintenanceYaml { get; init; } = [];
+
     /// <summary>More top-level YAML sections (for example <c>notifications:</c>), appended verbatim.</summary>
     public string ExtraYaml { get; init; } = "";
 }
@@ -146,6 +149,7 @@ public sealed class BerthServer : IAsyncDisposable
               maintenance:
                 readonly:
                   enabled: {Bool(options.ReadOnly)}
+            {string.Concat(options.MaintenanceYaml.Select(line => "    " + line + "\n"))}
             http:
               addr: 127.0.0.1:0
               secret: {HttpSecret}

@@ -15,7 +15,7 @@ public abstract class StorageDriverSuite : IDisposable
     protected static CancellationToken Ct => CancellationToken.None;
 
     /// <summary>The driver under test, wrapped as production wraps it.</summary>
-    protected IStorageDriver Driver => _driver ??= new ValidatingDriver(CreateDriver());
+    protected IStorageDriver Driver => LazyInitializer.EnsureInitialized(ref _driver, () => new ValidatingDriver(CreateDriver()));
 
     /// <summary>Builds a fresh, empty driver of the kind under test.</summary>
     protected abstract IStorageDriver CreateDriver();

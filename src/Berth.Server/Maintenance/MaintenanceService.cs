@@ -1,0 +1,126 @@
+using System.Diagnostics.Metrics;
+using Berth.Server.Configuration;
+using Berth.Storage.Maintenance;
+
+namespace Berth.Server.Maintenance;
+
+/// <summary>
+/// Runs the storage maintenance the configuration asks for while the registry serves:
+/// <c>storage.maintenance.uploadpurging</c> (registry:2's semantics) and
+/// <c>storage.maintenance.garbagecollection</c> (Berth's online collector). Nothing runs in
+/// read-only mode, and a failed run is logged and retried at the next interval.
+/// </summary>
+public sealed partial class MaintenanceService(
+    StorageMaintenanceOptions options,
+    UploadPurger purger,
+    GarbageCollector collector,
+    TimeProvider time,
+    ILogger<MaintenanceService> logger) : BackgroundService
+{
+    private static readonly Meter Meter = new("Berth.Maintenance");
+    private static readonly Counter<long> CollectionRuns = Meter.CreateCounter<long>("gc.runs", description: "Garbage collections run");
+    private static readonly Counter<long> BlobsCollected = Meter.CreateCounter<long>("gc.blobs.deleted", description: "Blobs deleted by garbage collection");
+    private static readonly Counter<long> BytesCollected = Meter.CreateCounter<long>("gc.bytes.freed", unit: "By", description: "Bytes freed by garbage collection");
+    private static readonly Counter<long> UploadsPurged = Meter.CreateCounter<long>("uploads.purged", description: "Abandoned uploads purged");
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.ReadOnly.Enabled)
+        {
+            return Task.CompletedTask;
+        }
+
+        var loops = new List<Task>();
+        if (options.UploadPurging.Enabled)
+        {
+            loops.Add(RepeatAsync(options.UploadPurging.Interval, PurgeUploadsAsync, stoppingToken));
+        }
+
+        if (options.GarbageCollection.Enabled)
+        {
+            loops.Add(RecoverThenCollectAsync(stoppingToken));
+        }
+
+        return Task.WhenAll(loops);
+    }
+
+    private async Task RecoverThenCollectAsync(CancellationToken stoppingToken)
+    {
+        // A collection interrupted by a crash left blobs in quarantine; put them back before serving them matters.
+        var recovered = await collector.RecoverAsync(stoppingToken);
+        if (recovered > 0)
+        {
+            LogRecovered(logger, recovered);
+        }
+
+        await RepeatAsync(options.GarbageCollection.Interval, CollectAsync, stoppingToken);
+    }
+
+    private async Task RepeatAsync(TimeSpan interval, Func<CancellationToken, Task> run, CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await run(stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogRunFailed(logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    private async Task PurgeUploadsAsync(CancellationToken cancellationToken)
+    {
+        var report = await purger.RunAsync(options.UploadPurging.Age, options.UploadPurging.DryRun, cancellationToken);
+        if (!report.DryRun)
+        {
+            UploadsPurged.Add(report.UploadsDeleted);
+        }
+
+        LogPurged(logger, report.UploadsScanned, report.UploadsDeleted, report.BytesFreed, report.DryRun);
+    }
+
+    private async Task CollectAsync(CancellationToken cancellationToken)
+    {
+        var schedule = options.GarbageCollection;
+        var report = await collector.RunAsync(GarbageCollectionOptions.Online with
+        {
+            GracePeriod = schedule.GracePeriod,
+            DeleteUntagged = schedule.DeleteUntagged,
+            DryRun = schedule.DryRun,
+        }, progress: null, cancellationToken);
+        CollectionRuns.Add(1);
+        if (!report.DryRun)
+        {
+            BlobsCollected.Add(report.BlobsDeleted);
+            BytesCollected.Add(report.BytesFreed);
+        }
+
+        LogCollected(logger, report.BlobsScanned, report.BlobsDeleted, report.BytesFreed, report.ManifestsDeleted, report.Duration.TotalSeconds,
+            report.DryRun);
+    }
+
+    [LoggerMessage(EventId = 6001, Level = LogLevel.Information,
+        Message = "Upload purge: {Scanned} uploads scanned, {Deleted} deleted, {Bytes} bytes freed (dry run: {DryRun})")]
+    private static partial void LogPurged(ILogger logger, int scanned, int deleted, long bytes, bool dryRun);
+
+    [LoggerMessage(EventId = 6002, Level = LogLevel.Information,
+        Message = "Garbage collection: {Scanned} blobs scanned, {Deleted} deleted, {Bytes} bytes freed, {Manifests} manifests removed in {Seconds:0.0}s (dry run: {DryRun})")]
+    private static partial void LogCollected(ILogger logger, int scanned, int deleted, long bytes, int manifests, double seconds, bool dryRun);
+
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "Garbage collection restored {Count} blobs an interrupted run had quarantined")]
+    private static partial void LogRecovered(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 6004, Level = LogLevel.Error, Message = "A maintenance run failed; it is retried at the next interval")]
+    private static partial void LogRunFailed(ILogger logger, Exception exception);
+}

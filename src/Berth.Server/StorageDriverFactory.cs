@@ -1,0 +1,16 @@
+using Berth.Server.Configuration;
+using Berth.Storage.Drivers;
+
+namespace Berth.Server;
+
+/// <summary>The storage driver <c>storage</c> selects; shared by <c>serve</c> and <c>garbage-collect</c>.</summary>
+internal static class StorageDriverFactory
+{
+    public static IStorageDriver Create(RegistryConfiguration config, IServiceProvider services) => config.Storage.Driver switch
+    {
+        "filesystem" => new FilesystemDriver(config.Storage.Filesystem.RootDirectory, services.GetRequiredService<ILogger<FilesystemDriver>>()),
+        "inmemory" => new InMemoryDriver(),
+        "s3" => S3DriverFactory.Create(config.Storage.S3!, services.GetRequiredService<ILogger<Berth.Storage.S3.S3Driver>>()),
+        var other => throw new ConfigurationException($"storage: the '{other}' driver is not available in this build"),
+    };
+}

@@ -1,0 +1,767 @@
+using System.Collections.Concurrent;
+using Berth.Core;
+using Berth.Storage.Drivers;
+using Microsoft.Extensions.Logging;
+
+namespace Berth.Storage.Maintenance;
+
+/// <summary>
+/// The state of one collection; <see cref="GarbageCollector"/> documents the algorithm. Marking is
+/// sequential per repository (the mark set is shared); storage reads within a phase run up to
+/// <see cref="GarbageCollectionOptions.MaxConcurrency"/> at a time.
+/// </summary>
+internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags, ReferrerStore referrers, TimeProvider time, ILogger logger,
+    GarbageCollectionOptions options, IProgress<string>? progress)
+{
+    private readonly HashSet<Digest> _marked = [];
+    private readonly List<RepositoryState> _repositories = [];
+    private readonly Dictionary<RepositoryName, RepositoryState> _byName = [];
+    private readonly ConcurrentDictionary<Digest, BlobCandidate> _quarantined = new();
+    private readonly Lock _progressLock = new();
+    private HashSet<Digest> _pendingQuarantine = [];
+    private DateTimeOffset _protectedSince;
+    private bool _rescanning;
+    private int _manifestsScanned;
+    private int _manifestsDeleted;
+    private int _blobsScanned;
+    private int _blobsInGrace;
+    private int _blobsDeleted;
+    private long _bytesFreed;
+    private int _linksRemoved;
+    private int _blobsRestored;
+
+    public async Task<GarbageCollectionReport> ExecuteAsync(CancellationToken cancellationToken)
+    {
+        var startedAt = time.GetUtcNow();
+        var started = time.GetTimestamp();
+        _protectedSince = startedAt - options.GracePeriod;
+        MaintenanceLog.CollectionStarted(logger, options.DryRun, options.DeleteUntagged, options.GracePeriod);
+
+        int recovered;
+        if (options.DryRun)
+        {
+            recovered = 0;
+            _pendingQuarantine = [.. await Quarantine.ListAsync(driver, cancellationToken)];
+            if (_pendingQuarantine.Count > 0)
+            {
+                MaintenanceLog.QuarantinePending(logger, _pendingQuarantine.Count);
+                Report($"{_pendingQuarantine.Count} blobs are in quarantine from an interrupted run; a run that is not a dry run restores them");
+            }
+        }
+        else
+        {
+            recovered = await RecoverQuarantineAsync(driver, logger, cancellationToken);
+        }
+
+        await MarkAsync(cancellationToken);
+        await InvokeAsync(options.Hooks?.AfterMark, cancellationToken);
+        var plan = await PlanAsync(cancellationToken);
+
+        if (options.DryRun)
+        {
+            _manifestsDeleted = plan.ManifestCount;
+            _blobsDeleted = plan.Blobs.Count;
+            _bytesFreed = plan.Blobs.Sum(b => b.Size);
+            _linksRemoved = plan.Blobs.Sum(b => b.Linkers.Count) + plan.DanglingLinks.Count;
+        }
+        else
+        {
+            try
+            {
+                await DeleteManifestsAsync(cancellationToken);
+                await QuarantineAsync(plan.Blobs, cancellationToken);
+                await InvokeAsync(options.Hooks?.AfterQuarantine, cancellationToken);
+                if (_quarantined.Count > 0 || _manifestsDeleted > 0)
+                {
+                    if (options.SettleDelay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(options.SettleDelay, time, cancellationToken);
+                    }
+
+                    await RescanAsync(cancellationToken);
+                }
+
+                await InvokeAsync(options.Hooks?.BeforePurge, cancellationToken);
+                await PurgeAsync(cancellationToken);
+                await RemoveDanglingLinksAsync(plan.DanglingLinks, cancellationToken);
+            }
+            finally
+            {
+                if (!_quarantined.IsEmpty)
+                {
+                    await RestoreAllAsync();
+                }
+            }
+        }
+
+        var report = new GarbageCollectionReport
+        {
+            DryRun = options.DryRun,
+            StartedAt = startedAt,
+            Duration = time.GetElapsedTime(started),
+            Repositories = _repositories.Count(r => !r.AddedByRescan),
+            ManifestsScanned = _manifestsScanned,
+            ManifestsDeleted = _manifestsDeleted,
+            BlobsScanned = _blobsScanned,
+            BlobsMarked = _marked.Count,
+            BlobsInGracePeriod = _blobsInGrace,
+            BlobsDeleted = _blobsDeleted,
+            BytesFreed = _bytesFreed,
+            LinksRemoved = _linksRemoved,
+            BlobsRestored = _blobsRestored,
+            QuarantineRecovered = recovered,
+        };
+        Report(options.DryRun
+            ? $"{report.BlobsMarked} blobs marked, {report.BlobsDeleted} blobs ({report.BytesFreed} bytes) and {report.ManifestsDeleted} manifests eligible for deletion"
+            : $"{report.BlobsMarked} blobs marked, {report.BlobsDeleted} blobs deleted ({report.BytesFreed} bytes freed), {report.ManifestsDeleted} manifests deleted, {report.LinksRemoved} links removed, {report.BlobsRestored} blobs restored");
+        MaintenanceLog.CollectionFinished(logger, report.Duration, report.Repositories, report.ManifestsDeleted, report.ManifestsScanned,
+            report.BlobsDeleted, report.BlobsScanned, report.BytesFreed, report.LinksRemoved, report.BlobsRestored, report.DryRun);
+        return report;
+    }
+
+    /// <summary>Moves everything in quarantine back to <c>blobs/</c>; returns how many were moved.</summary>
+    public static async Task<int> RecoverQuarantineAsync(IStorageDriver driver, ILogger logger, CancellationToken cancellationToken)
+    {
+        var restored = 0;
+        foreach (var digest in await Quarantine.ListAsync(driver, cancellationToken))
+        {
+            if (await Quarantine.RestoreAsync(driver, digest, cancellationToken))
+            {
+                restored++;
+            }
+        }
+
+        if (restored > 0)
+        {
+            MaintenanceLog.QuarantineRecovered(logger, restored);
+        }
+
+        return restored;
+    }
+
+    // ---- mark ----
+
+    private async Task MarkAsync(CancellationToken cancellationToken)
+    {
+        await foreach (var name in LayoutWalker.RepositoriesAsync(driver, path => MaintenanceLog.InvalidRepositoryDirectory(logger, path), cancellationToken))
+        {
+            Report(name.Value);
+            var repository = Register(name, addedByRescan: false);
+            await ScanRepositoryAsync(repository, cancellationToken);
+        }
+
+        if (!options.DeleteUntagged)
+        {
+            return;
+        }
+
+        // registry:2 keeps an untagged manifest whose digest is marked anywhere (the same image
+        // tagged in another repository). Keeping one may mark more, so repeat until stable.
+        bool changed;
+        do
+        {
+            changed = false;
+            foreach (var repository in _repositories)
+            {
+                var rescued = repository.Revisions.Where(d => !repository.Kept.Contains(d) && _marked.Contains(d)).ToList();
+                if (rescued.Count > 0)
+                {
+                    await KeepAsync(repository, rescued, cancellationToken);
+                    changed = true;
+                }
+            }
+        }
+        while (changed);
+    }
+
+    private async Task ScanRepositoryAsync(RepositoryState repository, CancellationToken cancellationToken)
+    {
+        var root = StoragePaths.Repository(repository.Name);
+        var revisions = await LayoutWalker.DigestTreeAsync(driver, root + "/_manifests/revisions", cancellationToken);
+        repository.Revisions = [.. revisions];
+        _manifestsScanned += revisions.Count;
+
+        var nodes = new ConcurrentDictionary<Digest, ManifestReferences?>();
+        await ForEachAsync(revisions, async (digest, token) => nodes[digest] = await LoadAsync(digest, token), cancellationToken);
+        repository.Nodes = nodes;
+        foreach (var (digest, node) in nodes)
+        {
+            if (node is { Subject: { } subject })
+            {
+                repository.AddReferrer(subject, digest);
+            }
+
+            if (node is { Understood: false })
+            {
+                MaintenanceLog.ManifestNotUnderstood(logger, digest, repository.Name);
+            }
+        }
+
+        foreach (var subject in await LayoutWalker.DigestTreeAsync(driver, root + "/_referrers", cancellationToken))
+        {
+            foreach (var referrer in await referrers.ListAsync(repository.Name, subject, cancellationToken))
+            {
+                repository.AddReferrer(subject, referrer);
+            }
+        }
+
+        repository.TagNames = [.. await tags.ListAsync(repository.Name, cancellationToken) ?? []];
+        repository.LayerLinks = [.. await LayoutWalker.DigestTreeAsync(driver, root + "/_layers", cancellationToken)];
+
+        // As registry:2: revisions are what exists; tags only decide which of them are reached. A
+        // tag naming a manifest without a revision link (left by an old manifest delete) keeps nothing.
+        var roots = new List<Digest>();
+        if (options.DeleteUntagged)
+        {
+            foreach (var tag in repository.TagNames)
+            {
+                if (await tags.ResolveAsync(repository.Name, tag, cancellationToken) is { } target && repository.Revisions.Contains(target))
+                {
+                    roots.Add(target);
+                }
+            }
+
+            roots.AddRange(revisions.Where(d => nodes[d] is null or { Understood: false }));
+        }
+        else
+        {
+            roots.AddRange(revisions);
+        }
+
+        await KeepAsync(repository, roots, cancellationToken);
+
+        if (options.DeleteUntagged)
+        {
+            // An untagged revision younger than the grace period may be an index's child whose
+            // index is still being pushed; keep it as a root.
+            var young = new ConcurrentBag<Digest>();
+            await ForEachAsync(revisions.Where(d => !repository.Kept.Contains(d)).ToList(), async (digest, token) =>
+            {
+                if (await RevisionModifiedAtAsync(repository.Name, digest, token) is { } modified && modified >= _protectedSince)
+                {
+                    young.Add(digest);
+                }
+            }, cancellationToken);
+            await KeepAsync(repository, young, cancellationToken);
+        }
+
+        // Parsed content is kept only while the repository is marked; later phases reload on demand.
+        repository.Nodes = null;
+    }
+
+    /// <summary>Keeps <paramref name="roots"/> in <paramref name="repository"/> with everything they reach, marking as it goes.</summary>
+    private async Task KeepAsync(RepositoryState repository, IEnumerable<Digest> roots, CancellationToken cancellationToken)
+    {
+        var queue = new Queue<Digest>(roots);
+        while (queue.TryDequeue(out var digest))
+        {
+            if (!repository.Kept.Add(digest))
+            {
+                continue;
+            }
+
+            await MarkBlobAsync(digest, cancellationToken);
+            if (_rescanning && repository.Deleted.Contains(digest))
+            {
+                await RestoreRevisionAsync(repository, digest, cancellationToken);
+            }
+
+            var node = repository.Nodes is { } nodes && nodes.TryGetValue(digest, out var cached)
+                ? cached
+                : await LoadAsync(digest, cancellationToken);
+            if (node is not null)
+            {
+                foreach (var blob in node.Blobs)
+                {
+                    await MarkBlobAsync(blob, cancellationToken);
+                }
+
+                foreach (var child in node.Manifests)
+                {
+                    // The lenient scan of an unknown format lists layers too; following those as
+                    // manifests would read every small layer, so follow only known revisions.
+                    if (node.Understood || repository.Revisions.Contains(child))
+                    {
+                        queue.Enqueue(child);
+                    }
+                }
+            }
+
+            if (repository.ReferrersOf.TryGetValue(digest, out var referrersOfDigest))
+            {
+                // Only referrers that are manifests of this repository (the re-scan adds new
+                // revisions to the set, and this run's deletions are still in it).
+                foreach (var referrer in referrersOfDigest.Where(repository.Revisions.Contains))
+                {
+                    queue.Enqueue(referrer);
+                }
+            }
+        }
+    }
+
+    private async Task MarkBlobAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        _marked.Add(digest);
+        if (_rescanning && _quarantined.ContainsKey(digest))
+        {
+            // Forget it only once it is back (or a push took it back first): if the move throws,
+            // the run's finally block still knows to restore it.
+            await Quarantine.RestoreAsync(driver, digest, cancellationToken);
+            _quarantined.TryRemove(digest, out _);
+            Interlocked.Increment(ref _blobsRestored);
+            MaintenanceLog.BlobRestored(logger, digest);
+            Report($"blob {digest} was referenced during collection; restored");
+        }
+    }
+
+    /// <summary>A manifest's references, null when its content is missing.</summary>
+    private async Task<ManifestReferences?> LoadAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        byte[] content;
+        try
+        {
+            content = await driver.GetContentAsync(StoragePaths.BlobData(digest), ManifestStore.MaxManifestBytes, cancellationToken);
+        }
+        catch (StoragePathNotFoundException)
+        {
+            return null;
+        }
+        catch (StorageObjectTooLargeException)
+        {
+            return ManifestReferences.Opaque;
+        }
+
+        return ManifestReferences.Extract(content);
+    }
+
+    // ---- plan ----
+
+    private async Task<SweepPlan> PlanAsync(CancellationToken cancellationToken)
+    {
+        // Which repositories link each unmarked digest: the links to check for youth, and to remove.
+        var linkers = new Dictionary<Digest, List<RepositoryState>>();
+        foreach (var repository in _repositories)
+        {
+            foreach (var digest in repository.LayerLinks)
+            {
+                if (!_marked.Contains(digest))
+                {
+                    if (!linkers.TryGetValue(digest, out var list))
+                    {
+                        linkers[digest] = list = [];
+                    }
+
+                    list.Add(repository);
+                }
+            }
+        }
+
+        var old = new ConcurrentBag<(Digest Digest, long Size)>();
+        var present = new ConcurrentDictionary<Digest, bool>();
+        await foreach (var prefix in LayoutWalker.BlobPrefixesAsync(driver, cancellationToken))
+        {
+            await ForEachAsync(prefix, async (digest, token) =>
+            {
+                var info = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.BlobData(digest), token);
+                if (info is null || info.IsDirectory)
+                {
+                    return;
+                }
+
+                Interlocked.Increment(ref _blobsScanned);
+                if (_marked.Contains(digest))
+                {
+                    return;
+                }
+
+                present[digest] = true;
+                if (info.ModifiedAt >= _protectedSince)
+                {
+                    Interlocked.Increment(ref _blobsInGrace);
+                }
+                else
+                {
+                    old.Add((digest, info.Size));
+                }
+            }, cancellationToken);
+        }
+
+        var candidates = new ConcurrentBag<BlobCandidate>();
+        await ForEachAsync(old.ToList(), async (blob, token) =>
+        {
+            var linkedBy = linkers.GetValueOrDefault(blob.Digest) ?? [];
+            foreach (var repository in linkedBy)
+            {
+                var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, blob.Digest), token);
+                if (link is not null && link.ModifiedAt >= _protectedSince)
+                {
+                    Interlocked.Increment(ref _blobsInGrace);
+                    return;
+                }
+            }
+
+            candidates.Add(new BlobCandidate(blob.Digest, blob.Size, linkedBy));
+        }, cancellationToken);
+
+        // A dry run does not recover a crashed run's quarantine, but a real run would first: links
+        // to those blobs are not dangling.
+        var dangling = new ConcurrentBag<(RepositoryState Repository, Digest Digest)>();
+        await ForEachAsync(linkers.Where(l => !present.ContainsKey(l.Key) && !_pendingQuarantine.Contains(l.Key)).ToList(), async (entry, token) =>
+        {
+            foreach (var repository in entry.Value)
+            {
+                var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, entry.Key), token);
+                if (link is not null && link.ModifiedAt < _protectedSince)
+                {
+                    dangling.Add((repository, entry.Key));
+                }
+            }
+        }, cancellationToken);
+
+        var manifestCount = 0;
+        foreach (var repository in _repositories)
+        {
+            foreach (var digest in repository.Candidates.Order(DigestComparer.Instance))
+            {
+                manifestCount++;
+                Report($"{repository.Name}: manifest eligible for deletion: {digest}");
+            }
+        }
+
+        var blobs = candidates.OrderBy(c => c.Digest, DigestComparer.Instance).ToList();
+        foreach (var blob in blobs)
+        {
+            Report($"blob eligible for deletion: {blob.Digest}");
+            foreach (var repository in blob.Linkers)
+            {
+                Report($"{repository.Name}: layer link eligible for deletion: {blob.Digest}");
+            }
+        }
+
+        foreach (var (repository, digest) in dangling)
+        {
+            Report($"{repository.Name}: dangling layer link eligible for deletion: {digest}");
+        }
+
+        return new SweepPlan(manifestCount, blobs, [.. dangling]);
+    }
+
+    // ---- sweep ----
+
+    private async Task DeleteManifestsAsync(CancellationToken cancellationToken)
+    {
+        foreach (var repository in _repositories)
+        {
+            var candidates = repository.Candidates.ToList();
+            foreach (var digest in candidates)
+            {
+                // Re-pushed since the mark: leave it to the re-scan, which follows it as a root.
+                if (await RevisionModifiedAtAsync(repository.Name, digest, cancellationToken) is not { } modified || modified >= _protectedSince)
+                {
+                    continue;
+                }
+
+                foreach (var subject in repository.SubjectsOf(digest))
+                {
+                    await SafeDelete.DeleteLinkAsync(driver, StoragePaths.ReferrerLink(repository.Name, subject, digest), cancellationToken);
+                }
+
+                await SafeDelete.DeleteLinkAsync(driver, StoragePaths.ManifestRevisionLink(repository.Name, digest), cancellationToken);
+                repository.Deleted.Add(digest);
+                _manifestsDeleted++;
+                MaintenanceLog.ManifestDeleted(logger, digest, repository.Name);
+            }
+
+            if (repository.Deleted.Count == 0)
+            {
+                continue;
+            }
+
+            // Tag history (tags/<tag>/index) must not name a manifest that is gone, as registry:2's vacuum ensures.
+            foreach (var tag in repository.TagNames)
+            {
+                var history = await LayoutWalker.DigestTreeAsync(driver, StoragePaths.Tag(repository.Name, tag) + "/index", cancellationToken);
+                foreach (var digest in history.Where(repository.Deleted.Contains))
+                {
+                    await SafeDelete.DeleteLinkAsync(driver, StoragePaths.TagIndexLink(repository.Name, tag, digest), cancellationToken);
+                }
+            }
+        }
+    }
+
+    private async Task QuarantineAsync(IReadOnlyList<BlobCandidate> blobs, CancellationToken cancellationToken)
+    {
+        await ForEachAsync(blobs, async (blob, token) =>
+        {
+            // Register first: if the move completes and the run is then cancelled, the finally
+            // block must know to move it back (restoring something never moved is a no-op).
+            _quarantined[blob.Digest] = blob;
+            if (!await Quarantine.EnterAsync(driver, blob.Digest, token))
+            {
+                _quarantined.TryRemove(blob.Digest, out _);
+            }
+        }, cancellationToken);
+    }
+
+    /// <summary>Follows what appeared during the run, restoring the quarantined blobs and deleted revisions it reaches.</summary>
+    private async Task RescanAsync(CancellationToken cancellationToken)
+    {
+        _rescanning = true;
+        await foreach (var name in LayoutWalker.RepositoriesAsync(driver, null, cancellationToken))
+        {
+            var repository = _byName.GetValueOrDefault(name) ?? Register(name, addedByRescan: true);
+            var root = StoragePaths.Repository(name);
+
+            if (!_quarantined.IsEmpty)
+            {
+                foreach (var digest in await LayoutWalker.DigestTreeAsync(driver, root + "/_layers", cancellationToken))
+                {
+                    if (!_quarantined.ContainsKey(digest))
+                    {
+                        continue;
+                    }
+
+                    // A link the mark did not see is new by definition; one it saw counts only if rewritten.
+                    var fresh = !repository.LayerLinks.Contains(digest)
+                        || await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(name, digest), cancellationToken) is { } link
+                            && link.ModifiedAt >= _protectedSince;
+                    if (fresh)
+                    {
+                        await MarkBlobAsync(digest, cancellationToken);
+                    }
+                }
+            }
+
+            var roots = new List<Digest>();
+            var revisions = await LayoutWalker.DigestTreeAsync(driver, root + "/_manifests/revisions", cancellationToken);
+            roots.AddRange(revisions.Where(d => !repository.Kept.Contains(d)));
+            foreach (var digest in revisions.Where(d => !repository.Revisions.Contains(d)))
+            {
+                repository.Revisions.Add(digest);
+            }
+
+            if (repository.Deleted.Count > 0)
+            {
+                // A tag moved onto a manifest this run deleted must resolve again. (A tag moved
+                // onto an index whose child it deleted needs nothing here: the index is a new
+                // revision, and following it restores the child.)
+                foreach (var tag in await tags.ListAsync(name, cancellationToken) ?? [])
+                {
+                    if (await tags.ResolveAsync(name, tag, cancellationToken) is { } target && repository.Deleted.Contains(target))
+                    {
+                        roots.Add(target);
+                    }
+                }
+            }
+
+            if (roots.Count > 0)
+            {
+                await KeepAsync(repository, roots, cancellationToken);
+            }
+        }
+    }
+
+    private async Task RestoreRevisionAsync(RepositoryState repository, Digest digest, CancellationToken cancellationToken)
+    {
+        // Content first (already restored by the caller's mark), then the revision link, then the
+        // index that points at it: the order of ManifestStore.PutAsync.
+        await Links.WriteAsync(driver, StoragePaths.ManifestRevisionLink(repository.Name, digest), digest, cancellationToken);
+        foreach (var subject in repository.SubjectsOf(digest))
+        {
+            await referrers.AddAsync(repository.Name, subject, digest, cancellationToken);
+        }
+
+        repository.Deleted.Remove(digest);
+        _manifestsDeleted--;
+        MaintenanceLog.ManifestRestored(logger, digest, repository.Name);
+        Report($"{repository.Name}: manifest {digest} was referenced during collection; restored");
+    }
+
+    private async Task PurgeAsync(CancellationToken cancellationToken)
+    {
+        await ForEachAsync(_quarantined.Values.OrderBy(b => b.Digest, DigestComparer.Instance).ToList(), async (blob, token) =>
+        {
+            if (!_quarantined.TryRemove(blob.Digest, out _))
+            {
+                return;
+            }
+
+            if (!await Quarantine.PurgeAsync(driver, blob.Digest, token))
+            {
+                // A push or pull took it back (CollectionHandshake): it is in use, links included.
+                return;
+            }
+
+            Interlocked.Increment(ref _blobsDeleted);
+            Interlocked.Add(ref _bytesFreed, blob.Size);
+            MaintenanceLog.BlobDeleted(logger, blob.Digest, blob.Size);
+            Quarantine.TryRemoveEmptyBlobDirectory(driver, blob.Digest);
+
+            var unlinked = new List<RepositoryState>();
+            foreach (var repository in blob.Linkers)
+            {
+                var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, blob.Digest), token);
+                if (link is not null && link.ModifiedAt < _protectedSince
+                    && await SafeDelete.DeleteLinkAsync(driver, StoragePaths.LayerLink(repository.Name, blob.Digest), token))
+                {
+                    unlinked.Add(repository);
+                }
+            }
+
+            // An upload may have committed this digest again while the links were being removed
+            // (data moved in, then the link written). Its link may be among those just removed,
+            // and its data is there now: put the links back, they point at real content.
+            if (unlinked.Count > 0 && await LayoutWalker.StatOrNullAsync(driver, StoragePaths.BlobData(blob.Digest), token) is not null)
+            {
+                foreach (var repository in unlinked)
+                {
+                    await Links.WriteAsync(driver, StoragePaths.LayerLink(repository.Name, blob.Digest), blob.Digest, token);
+                }
+
+                unlinked.Clear();
+            }
+
+            Interlocked.Add(ref _linksRemoved, unlinked.Count);
+        }, cancellationToken);
+    }
+
+    private async Task RemoveDanglingLinksAsync(IReadOnlyList<(RepositoryState Repository, Digest Digest)> dangling, CancellationToken cancellationToken)
+    {
+        foreach (var (repository, digest) in dangling)
+        {
+            var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, digest), cancellationToken);
+            if (link is null || link.ModifiedAt >= _protectedSince
+                || await LayoutWalker.StatOrNullAsync(driver, StoragePaths.BlobData(digest), cancellationToken) is not null)
+            {
+                continue;
+            }
+
+            if (await SafeDelete.DeleteLinkAsync(driver, StoragePaths.LayerLink(repository.Name, digest), cancellationToken))
+            {
+                _linksRemoved++;
+            }
+        }
+    }
+
+    /// <summary>Puts back everything still in quarantine after a failure; never throws.</summary>
+    private async Task RestoreAllAsync()
+    {
+        foreach (var digest in _quarantined.Keys.ToList())
+        {
+            try
+            {
+                // Not the run's token: a cancelled run must still leave nothing half-done.
+                await Quarantine.RestoreAsync(driver, digest, CancellationToken.None);
+                _quarantined.TryRemove(digest, out _);
+            }
+            catch (Exception ex)
+            {
+                MaintenanceLog.RestoreFailed(logger, digest, ex);
+            }
+        }
+    }
+
+    // ---- helpers ----
+
+    private async Task<DateTimeOffset?> RevisionModifiedAtAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)
+    {
+        var info = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.ManifestRevisionLink(name, digest), cancellationToken)
+            ?? await LayoutWalker.StatOrNullAsync(driver, StoragePaths.ManifestRevisionDirectory(name, digest), cancellationToken);
+        return info?.ModifiedAt;
+    }
+
+    private RepositoryState Register(RepositoryName name, bool addedByRescan)
+    {
+        var repository = new RepositoryState(name, addedByRescan);
+        _repositories.Add(repository);
+        _byName[name] = repository;
+        return repository;
+    }
+
+    private Task ForEachAsync<T>(IEnumerable<T> source, Func<T, CancellationToken, ValueTask> body, CancellationToken cancellationToken) =>
+        Parallel.ForEachAsync(source, new ParallelOptions { MaxDegreeOfParallelism = options.MaxConcurrency, CancellationToken = cancellationToken }, body);
+
+    private static async Task InvokeAsync(Func<CancellationToken, Task>? hook, CancellationToken cancellationToken)
+    {
+        if (hook is not null)
+        {
+            await hook(cancellationToken);
+        }
+    }
+
+    private void Report(string line)
+    {
+        if (progress is null)
+        {
+            return;
+        }
+
+        lock (_progressLock)
+        {
+            progress.Report(line);
+        }
+    }
+
+    private sealed record BlobCandidate(Digest Digest, long Size, IReadOnlyList<RepositoryState> Linkers);
+
+    private sealed record SweepPlan(int ManifestCount, IReadOnlyList<BlobCandidate> Blobs,
+        IReadOnlyList<(RepositoryState Repository, Digest Digest)> DanglingLinks);
+
+    private sealed class RepositoryState(RepositoryName name, bool addedByRescan)
+    {
+        public RepositoryName Name { get; } = name;
+
+        /// <summary>True for a repository that appeared during the run (only the re-scan saw it).</summary>
+        public bool AddedByRescan { get; } = addedByRescan;
+
+        /// <summary>Revision digests, by path, as the mark found them (plus new ones the re-scan saw).</summary>
+        public HashSet<Digest> Revisions { get; set; } = [];
+
+        public List<string> TagNames { get; set; } = [];
+
+        /// <summary>Subject → manifests naming it, from the referrers index and from parsed subjects.</summary>
+        public Dictionary<Digest, HashSet<Digest>> ReferrersOf { get; } = [];
+
+        /// <summary>The reverse of <see cref="ReferrersOf"/>: referrer → its subjects (normally one).</summary>
+        private Dictionary<Digest, HashSet<Digest>> SubjectsOfReferrer { get; } = [];
+
+        /// <summary>Manifests kept in this repository (revisions, and whatever digests they reach).</summary>
+        public HashSet<Digest> Kept { get; } = [];
+
+        /// <summary>Revisions this run deleted, so the re-scan can put back any that turn out to be needed.</summary>
+        public HashSet<Digest> Deleted { get; } = [];
+
+        public HashSet<Digest> LayerLinks { get; set; } = [];
+
+        /// <summary>Parsed revisions while the repository is being marked; null afterwards.</summary>
+        public ConcurrentDictionary<Digest, ManifestReferences?>? Nodes { get; set; }
+
+        public IEnumerable<Digest> Candidates => Revisions.Where(d => !Kept.Contains(d));
+
+        public void AddReferrer(Digest subject, Digest referrer)
+        {
+            if (!ReferrersOf.TryGetValue(subject, out var set))
+            {
+                ReferrersOf[subject] = set = [];
+            }
+
+            set.Add(referrer);
+            if (!SubjectsOfReferrer.TryGetValue(referrer, out var subjects))
+            {
+                SubjectsOfReferrer[referrer] = subjects = [];
+            }
+
+            subjects.Add(subject);
+        }
+
+        public IEnumerable<Digest> SubjectsOf(Digest referrer) =>
+            SubjectsOfReferrer.TryGetValue(referrer, out var subjects) ? subjects : [];
+    }
+
+    private sealed class DigestComparer : IComparer<Digest>
+    {
+        public static readonly DigestComparer Instance = new();
+
+        public int Compare(Digest x, Digest y) => string.CompareOrdinal(x.ToString(), y.ToString());
+    }
+}

@@ -1,0 +1,55 @@
+using Berth.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Berth.Storage.Maintenance;
+
+/// <summary>Log messages of the maintenance jobs; event ids 2100-2199 (storage is 2xxx).</summary>
+internal static partial class MaintenanceLog
+{
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Information,
+        Message = "Garbage collection started (dry run: {DryRun}, delete untagged: {DeleteUntagged}, grace period: {GracePeriod})")]
+    public static partial void CollectionStarted(ILogger logger, bool dryRun, bool deleteUntagged, TimeSpan gracePeriod);
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Information,
+        Message = "Garbage collection finished in {Duration}: {Repositories} repositories, {ManifestsDeleted}/{ManifestsScanned} manifests and {BlobsDeleted}/{BlobsScanned} blobs deleted, {BytesFreed} bytes freed, {LinksRemoved} links removed, {BlobsRestored} blobs restored (dry run: {DryRun})")]
+    public static partial void CollectionFinished(ILogger logger, TimeSpan duration, int repositories, int manifestsDeleted, int manifestsScanned,
+        int blobsDeleted, int blobsScanned, long bytesFreed, int linksRemoved, int blobsRestored, bool dryRun);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Deleted untagged manifest {Digest} of {Repository}")]
+    public static partial void ManifestDeleted(ILogger logger, Digest digest, RepositoryName repository);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Debug, Message = "Deleted blob {Digest} ({Size} bytes)")]
+    public static partial void BlobDeleted(ILogger logger, Digest digest, long size);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Information, Message = "Blob {Digest} was referenced during garbage collection; restored from quarantine")]
+    public static partial void BlobRestored(ILogger logger, Digest digest);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Restored {Count} blobs left in quarantine by an interrupted garbage collection")]
+    public static partial void QuarantineRecovered(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning,
+        Message = "{Count} blobs are in quarantine from an interrupted garbage collection; a run that is not a dry run restores them")]
+    public static partial void QuarantinePending(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Warning, Message = "Manifest {Digest} of {Repository} cannot be parsed; it is kept and the digests it names are marked")]
+    public static partial void ManifestNotUnderstood(ILogger logger, Digest digest, RepositoryName repository);
+
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Error, Message = "Could not restore quarantined blob {Digest}; the next run will retry")]
+    public static partial void RestoreFailed(ILogger logger, Digest digest, Exception exception);
+
+    [LoggerMessage(EventId = 2109, Level = LogLevel.Warning, Message = "Skipping {Path} below repositories/: not a valid repository name")]
+    public static partial void InvalidRepositoryDirectory(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 2110, Level = LogLevel.Information, Message = "Restored manifest revision {Digest} of {Repository}: it was referenced during garbage collection")]
+    public static partial void ManifestRestored(ILogger logger, Digest digest, RepositoryName repository);
+
+    [LoggerMessage(EventId = 2150, Level = LogLevel.Information, Message = "Purged upload {Repository}/{UploadId} started at {StartedAt} ({Size} bytes, dry run: {DryRun})")]
+    public static partial void UploadPurged(ILogger logger, RepositoryName repository, string uploadId, DateTimeOffset startedAt, long size, bool dryRun);
+
+    [LoggerMessage(EventId = 2152, Level = LogLevel.Warning, Message = "Could not purge upload {Repository}/{UploadId}; the next run retries")]
+    public static partial void UploadPurgeFailed(ILogger logger, RepositoryName repository, string uploadId, Exception exception);
+
+    [LoggerMessage(EventId = 2151, Level = LogLevel.Information,
+        Message = "Upload purge finished in {Duration}: {Deleted}/{Scanned} uploads older than {Age} removed, {BytesFreed} bytes freed (dry run: {DryRun})")]
+    public static partial void UploadPurgeFinished(ILogger logger, TimeSpan duration, int deleted, int scanned, TimeSpan age, long bytesFreed, bool dryRun);
+}

@@ -1,0 +1,24 @@
+namespace Berth.Storage.Tests.Maintenance;
+
+/// <summary>A clock that moves only when told to. Timers are not supported: runs under test use no settle delay.</summary>
+internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
+{
+    private readonly Lock _lock = new();
+    private DateTimeOffset _now = start;
+
+    public override DateTimeOffset GetUtcNow()
+    {
+        lock (_lock)
+        {
+            return _now;
+        }
+    }
+
+    public void Advance(TimeSpan by)
+    {
+        lock (_lock)
+        {
+            _now += by;
+        }
+    }
+}
