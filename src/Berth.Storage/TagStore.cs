@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Berth.Core;
 using Berth.Storage.Drivers;
 
@@ -6,6 +7,18 @@ namespace Berth.Storage;
 /// <summary>Tags: <c>_manifests/tags/&lt;tag&gt;/current/link</c> plus the history under <c>index/</c>.</summary>
 public sealed class TagStore(IStorageDriver driver)
 {
+    private const int MaxCachedListings = 1024;
+
+    /// <summary>
+    /// Sorted tag lists of local-filesystem repositories, validated by the tags directory's
+    /// modification time: adding or removing a tag renames an entry in or out of that directory,
+    /// which moves its time on, so a paged walk of thousands of tags lists the directory once, and
+    /// another process writing the same storage invalidates the entry just the same.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, (DateTimeOffset ModifiedAt, string[] Tags)> _listings = new(StringComparer.Ordinal);
+
+    private readonly bool _directoryTimesTrackChanges = driver is ILocalFileDriver or ValidatingDriver { Inner: ILocalFileDriver };
+
     public Task<Digest?> ResolveAsync(RepositoryName name, string tag, CancellationToken cancellationToken) =>
         Links.ReadAsync(driver, StoragePaths.TagCurrentLink(name, tag), cancellationToken);
 
@@ -23,10 +36,29 @@ public sealed class TagStore(IStorageDriver driver)
     /// <summary>All tags in lexical (ordinal) order, or null when the repository does not exist.</summary>
     public async Task<IReadOnlyList<string>?> ListAsync(RepositoryName name, CancellationToken cancellationToken)
     {
+        var path = StoragePaths.Tags(name);
+        DateTimeOffset? modifiedAt = null;
+        if (_directoryTimesTrackChanges)
+        {
+            try
+            {
+                modifiedAt = (await driver.StatAsync(path, cancellationToken)).ModifiedAt;
+            }
+            catch (StoragePathNotFoundException)
+            {
+                return await RepositoryExistsAsync(name, cancellationToken) ? [] : null;
+            }
+
+            if (_listings.TryGetValue(name.Value, out var cached) && cached.ModifiedAt == modifiedAt)
+            {
+                return cached.Tags;
+            }
+        }
+
         IReadOnlyList<string> entries;
         try
         {
-            entries = await driver.ListAsync(StoragePaths.Tags(name), cancellationToken);
+            entries = await driver.ListAsync(path, cancellationToken);
         }
         catch (StoragePathNotFoundException)
         {
@@ -40,6 +72,19 @@ public sealed class TagStore(IStorageDriver driver)
         }
 
         Array.Sort(tags, StringComparer.Ordinal);
+
+        // Only a directory untouched for a second is cached: file times are coarser than the
+        // clock, so a change within the same tick could otherwise leave the same time behind.
+        if (modifiedAt is { } stamp && stamp < DateTimeOffset.UtcNow.AddSeconds(-1))
+        {
+            if (_listings.Count >= MaxCachedListings)
+            {
+                _listings.Clear();
+            }
+
+            _listings[name.Value] = (stamp, tags);
+        }
+
         return tags;
     }
 
