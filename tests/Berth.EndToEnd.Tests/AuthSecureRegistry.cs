@@ -53,18 +53,6 @@ public sealed class SecureBerth : IAsyncDisposable
 
     public string Log => $"--- berth stderr ---\n{ExternalCommand.Tail(_error.Text)}\n--- berth stdout ---\n{ExternalCommand.Tail(_output.Text)}";
 
-    /// <summary>
-    /// The machine's first non-loopback IPv4 address (Docker treats every 127.0.0.0/8 registry as insecure and skips
-    /// certificate verification there), or 127.0.0.1 when the machine has none.
-    /// </summary>
-    public static IPAddress ExternalAddress() =>
-        NetworkInterface.GetAllNetworkInterfaces()
-            .Where(nic => nic.OperationalStatus == OperationalStatus.Up && nic.NetworkInterfaceType != NetworkInterfaceType.Loopback)
-            .SelectMany(nic => nic.GetIPProperties().UnicastAddresses)
-            .Select(a => a.Address)
-            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
-        ?? IPAddress.Loopback;
-
     /// <summary>Starts the registry on <paramref name="address"/> (127.0.0.1 by default) with a fresh PKI, users and storage.</summary>
     public static async Task<SecureBerth> StartAsync(ITestOutputHelper? log = null, IPAddress? address = null)
     {
