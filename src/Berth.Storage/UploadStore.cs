@@ -35,7 +35,14 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         var id = Guid.NewGuid().ToString("D");
         var startedAt = time.GetUtcNow();
         var stamp = Encoding.ASCII.GetBytes(startedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
-        await driver.PutContentAsync(StoragePaths.UploadStartedAt(name, id), stamp, cancellationToken);
+        // Bookkeeping of an upload in progress needs no flush to disk: a power loss can at worst
+        // lose an upload the client has not finished, which it must then start again anyway.
+        // Committed content and links stay durable.
+        await using (var writer = await driver.OpenWriteAsync(StoragePaths.UploadStartedAt(name, id), append: false, cancellationToken))
+        {
+            await writer.WriteAsync(stamp, cancellationToken);
+        }
+
         return new UploadStatus(id, 0, startedAt);
     }
 
