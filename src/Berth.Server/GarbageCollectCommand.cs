@@ -1,3 +1,4 @@
+using Berth.Server.Caching;
 using Berth.Server.Configuration;
 using Berth.Storage;
 using Berth.Storage.Maintenance;
@@ -72,6 +73,7 @@ internal static class GarbageCollectCommand
 
         var services = new ServiceCollection();
         services.AddLogging(logging => logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        services.AddBlobDescriptorCache(config);
         services.AddBerthStorage(sp => StorageDriverFactory.Create(config, sp));
         await using var provider = services.BuildServiceProvider();
         var collector = provider.GetRequiredService<GarbageCollector>();

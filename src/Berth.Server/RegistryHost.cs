@@ -1,3 +1,4 @@
+using Berth.Server.Caching;
 using System.Net;
 using Berth.Api;
 using Berth.Auth;
@@ -59,6 +60,7 @@ public static partial class RegistryHost
             kestrel.ListenForDiagnostics(config);
         });
 
+        builder.Services.AddBlobDescriptorCache(config);
         builder.Services.AddBerthStorage(sp => StorageDriverFactory.Create(config, sp));
         builder.Services.AddSingleton(config.Storage.Maintenance);
         builder.Services.AddHostedService<MaintenanceService>();

@@ -1,5 +1,6 @@
 using Berth.Core;
 using Berth.Core.Errors;
+using Berth.Storage.Caching;
 using Berth.Storage.Drivers;
 using Berth.Storage.Maintenance;
 
@@ -10,8 +11,10 @@ namespace Berth.Storage;
 /// in a repository when its <c>_layers</c> link exists and its data exists; data written once is
 /// never rewritten, which is what makes caching, deduplication and mounting free.
 /// </summary>
-public sealed class BlobStore(IStorageDriver driver)
+public sealed class BlobStore(IStorageDriver driver, IBlobDescriptorCache? cache = null)
 {
+    private readonly IBlobDescriptorCache _cache = cache ?? NoBlobDescriptorCache.Instance;
+
     public IStorageDriver Driver { get; } = driver;
 
     /// <summary>The local file holding a blob's bytes when the driver keeps them in files, else null.</summary>
@@ -45,11 +48,44 @@ public sealed class BlobStore(IStorageDriver driver)
     }
 
     /// <summary>Size of a blob linked into <paramref name="name"/>, or null when it is not part of it.</summary>
+    /// <remarks>Answered from the blob descriptor cache when it knows; a manifest push that relies on a cached
+    /// answer is still safe, because it confirms every reference after linking (<see cref="CollectionHandshake"/>).</remarks>
     public async Task<long?> StatAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)
     {
+        if (await _cache.GetAsync(name, digest, cancellationToken) is { } cached)
+        {
+            StorageMetrics.RecordCacheLookup(_cache.Kind, hit: true);
+            return cached;
+        }
+
+        StorageMetrics.RecordCacheLookup(_cache.Kind, hit: false);
         var linked = await Links.ReadAsync(Driver, StoragePaths.LayerLink(name, digest), cancellationToken)
             ?? await Links.ReadAsync(Driver, StoragePaths.ManifestRevisionLink(name, digest), cancellationToken);
-        return linked == digest ? await StatContentAsync(digest, cancellationToken) : null;
+        var size = linked == digest ? await StatContentAsync(digest, cancellationToken) : null;
+        if (size is { } found)
+        {
+            await _cache.SetAsync(name, digest, found, cancellationToken);
+        }
+
+        return size;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="delete"/>, which removes <paramref name="digest"/> from <paramref name="name"/> in storage,
+    /// between two invalidations of its cache entry, so no reader racing the delete can leave it cached.
+    /// </summary>
+    public async Task<T> ForgetAsync<T>(RepositoryName name, Digest digest, Func<Task<T>> delete, CancellationToken cancellationToken)
+    {
+        await _cache.InvalidateAsync(name, digest, cancellationToken);
+        try
+        {
+            return await delete();
+        }
+        finally
+        {
+            // Even when the delete failed half-way: an entry dropped for nothing costs one storage read.
+            await _cache.InvalidateAsync(name, digest, CancellationToken.None);
+        }
     }
 
     /// <summary>Opens a linked blob for reading, or throws <see cref="ErrorCode.BlobUnknown"/>.</summary>
@@ -98,7 +134,8 @@ public sealed class BlobStore(IStorageDriver driver)
             return false;
         }
 
-        return await Links.DeleteIfExistsAsync(Driver, StoragePaths.LayerLinkDirectory(name, digest), cancellationToken);
+        return await ForgetAsync(name, digest,
+            () => Links.DeleteIfExistsAsync(Driver, StoragePaths.LayerLinkDirectory(name, digest), cancellationToken), cancellationToken);
     }
 
     /// <summary>

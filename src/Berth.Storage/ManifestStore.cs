@@ -116,7 +116,9 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
             await referrers.RemoveAsync(name, subject.Digest, digest, cancellationToken);
         }
 
-        return await Links.DeleteIfExistsAsync(driver, StoragePaths.ManifestRevisionDirectory(name, digest), cancellationToken);
+        // A manifest is a blob of its repository too (blob HEAD by its digest answers), so its cache entry goes.
+        return await blobs.ForgetAsync(name, digest,
+            () => Links.DeleteIfExistsAsync(driver, StoragePaths.ManifestRevisionDirectory(name, digest), cancellationToken), cancellationToken);
     }
 
     /// <summary>Parses a stored manifest, or null for formats Berth serves but does not interpret (schema1).</summary>

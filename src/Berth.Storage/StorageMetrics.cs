@@ -16,6 +16,17 @@ public static class StorageMetrics
     private static readonly Counter<long> OperationErrors = Meter.CreateCounter<long>(
         "operation.errors", description: "Storage driver calls that failed (not-found excluded)");
 
+    private static readonly Counter<long> CacheLookups = Meter.CreateCounter<long>(
+        "blob_descriptor_cache.lookups", description: "Blob descriptor cache lookups by cache kind and result (hit or miss)");
+
+    internal static void RecordCacheLookup(string kind, bool hit)
+    {
+        if (kind != "none")
+        {
+            CacheLookups.Add(1, new TagList { { "cache", kind }, { "result", hit ? "hit" : "miss" } });
+        }
+    }
+
     internal static void Record(string driver, string operation, long startTimestamp, bool failed)
     {
         var tags = new TagList { { "driver", driver }, { "operation", operation } };

@@ -1,3 +1,4 @@
+using Berth.Storage.Caching;
 using Berth.Storage.Drivers;
 using Berth.Storage.Maintenance;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,6 +16,7 @@ public static class StorageServiceCollectionExtensions
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IStorageDriver>(sp => new ValidatingDriver(driverFactory(sp)));
+        services.TryAddSingleton<IBlobDescriptorCache>(NoBlobDescriptorCache.Instance);
         services.TryAddSingleton<BlobStore>();
         services.TryAddSingleton<UploadStore>();
         services.TryAddSingleton<TagStore>();

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Berth.EndToEnd.Tests.Infrastructure;
+using Berth.Storage.Redis.Tests;
 
 namespace Berth.EndToEnd.Tests;
 
@@ -166,190 +167,9 @@ public sealed record ScaleOutClusterOptions
 
     /// <summary><c>storage.redirect.disable</c>: true makes every blob GET flow through the replicas (and the balancer).</summary>
     public bool RedirectDisabled { get; init; } = true;
-}
 
-/// <summary>
-/// One Berth replica: <c>dotnet berth.dll serve config.yml</c> on a 127.0.0.1 port with an S3 storage configuration,
-/// ready once <c>GET /v2/</c> answers 200. <see cref="KillAsync"/> sends SIGKILL, as a crashed machine would.
-/// </summary>
-public sealed class ScaleOutReplica : IAsyncDisposable
-{
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
-    private readonly Process _process;
-    private readonly OutputCollector _standardOutput;
-    private readonly OutputCollector _standardError;
-    private readonly TemporaryDirectory _directory;
-
-    private ScaleOutReplica(string name, int port, Process process, TemporaryDirectory directory)
-    {
-        Name = name;
-        Port = port;
-        _process = process;
-        _directory = directory;
-        _standardOutput = new OutputCollector(process.StandardOutput);
-        _standardError = new OutputCollector(process.StandardError);
-    }
-
-    /// <summary>r1, r2, ...: also the haproxy server name.</summary>
-    public string Name { get; }
-
-    public int Port { get; }
-
-    public string Host => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
-
-    public Uri BaseAddress => new($"http://{Host}/");
-
-    public bool Killed { get; private set; }
-
-    public string Log => $"--- {Name} ({Host}{(Killed ? ", killed" : "")}) stderr (tail) ---\n{ExternalCommand.Tail(_standardError.Text)}\n" +
-                         $"--- {Name} stdout (tail) ---\n{ExternalCommand.Tail(_standardOutput.Text)}";
-
-    /// <summary>Starts a replica with the YAML <paramref name="configYaml"/> makes for a port; retries on a new port when the port was taken.</summary>
-    public static async Task<ScaleOutReplica> StartAsync(string name, Func<int, string> configYaml)
-    {
-        var failures = new List<string>();
-        for (var attempt = 1; attempt <= 3; attempt++)
-        {
-            var replica = Launch(name, FreeTcpPort.Next(), configYaml);
-            var failure = await replica.WaitUntilReadyAsync();
-            if (failure is null)
-            {
-                return replica;
-            }
-
-            await replica.DisposeAsync();
-            failures.Add($"attempt {attempt} on port {replica.Port}: {failure}\n{replica.Log}");
-            if (!replica.Log.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
-            {
-                break;
-            }
-        }
-
-        throw new InvalidOperationException($"Berth replica {name} did not start.\n{string.Join("\n", failures)}");
-    }
-
-    /// <summary>SIGKILL, no shutdown: in-flight requests die with the process.</summary>
-    public async Task KillAsync()
-    {
-        Killed = true;
-        if (!HasExited())
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _process.WaitForExitAsync(timeout.Token);
-        await Task.WhenAll(_standardOutput.WaitForEndAsync(TimeSpan.FromSeconds(2)), _standardError.WaitForEndAsync(TimeSpan.FromSeconds(2)));
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!HasExited())
-            {
-                _process.Kill(entireProcessTree: true);
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                await _process.WaitForExitAsync(timeout.Token);
-            }
-        }
-        finally
-        {
-            _process.Dispose();
-            _directory.Dispose();
-        }
-    }
-
-    private static ScaleOutReplica Launch(string name, int port, Func<int, string> configYaml)
-    {
-        string[] command = [BuildOutput.DotnetHost, BuildOutput.ServerAssemblySnapshot];
-        var directory = TemporaryDirectory.Create($"scaleout-{name}");
-        var configPath = directory.Combine("config.yml");
-        File.WriteAllText(configPath, configYaml(port));
-        var startInfo = new ProcessStartInfo(command[0])
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = directory.Path,
-        };
-        foreach (var argument in command.Skip(1).Concat(["serve", configPath]))
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        // The config file alone decides, as for RegistryProcess.
-        foreach (var variable in startInfo.Environment.Keys.Where(IsInheritedOverride).ToList())
-        {
-            startInfo.Environment.Remove(variable);
-        }
-
-        var process = new Process { StartInfo = startInfo };
-        try
-        {
-            process.Start();
-        }
-        catch
-        {
-            process.Dispose();
-            directory.Dispose();
-            throw;
-        }
-
-        return new ScaleOutReplica(name, port, process, directory);
-    }
-
-    private static bool IsInheritedOverride(string name) =>
-        name.StartsWith("REGISTRY_", StringComparison.OrdinalIgnoreCase)
-        || name.StartsWith("AWS_", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("ASPNETCORE_URLS", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("DOTNET_URLS", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("ASPNETCORE_HTTP_PORTS", StringComparison.OrdinalIgnoreCase);
-
-    private async Task<string?> WaitUntilReadyAsync()
-    {
-        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
-        var stopwatch = Stopwatch.StartNew();
-        var lastProblem = "no answer yet";
-        while (stopwatch.Elapsed < StartTimeout)
-        {
-            if (HasExited())
-            {
-                return $"the process exited with code {_process.ExitCode} before answering GET /v2/";
-            }
-
-            try
-            {
-                using var response = await http.GetAsync(new Uri("v2/", UriKind.Relative));
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return null;
-                }
-
-                lastProblem = $"GET /v2/ answered {(int)response.StatusCode}";
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-            {
-                lastProblem = ex.Message;
-            }
-
-            await Task.Delay(100);
-        }
-
-        return $"not ready after {StartTimeout.TotalSeconds:F0} s: {lastProblem}";
-    }
-
-    private bool HasExited()
-    {
-        try
-        {
-            return _process.HasExited;
-        }
-        catch (InvalidOperationException)
-        {
-            return true;
-        }
-    }
+    /// <summary>Share a real redis-server as the blob descriptor cache (<c>storage.cache.blobdescriptor: redis</c>).</summary>
+    public bool RedisCache { get; init; } = true;
 }
 
 /// <summary>One haproxy server line's figures from the stats CSV.</summary>
@@ -387,7 +207,7 @@ public sealed class HaproxyBalancer : IAsyncDisposable
 
     public string Log => $"--- haproxy ({Host}) output (tail) ---\n{ExternalCommand.Tail(_standardError.Text)}\n{ExternalCommand.Tail(_standardOutput.Text)}";
 
-    public static async Task<HaproxyBalancer> StartAsync(IReadOnlyList<ScaleOutReplica> replicas)
+    public static async Task<HaproxyBalancer> StartAsync(IReadOnlyList<RegistryProcess> replicas)
     {
         var executable = ExternalCommand.ResolveExecutable("haproxy");
         var failures = new List<string>();
@@ -509,7 +329,7 @@ public sealed class HaproxyBalancer : IAsyncDisposable
     /// HEAD, GET, small PUTs). A request whose body haproxy has already streamed on (a layer PATCH) cannot be replayed;
     /// the client sees 502 and retries the push, as docker and skopeo users do.
     /// </summary>
-    private static string Config(int port, int statsPort, IReadOnlyList<ScaleOutReplica> replicas)
+    private static string Config(int port, int statsPort, IReadOnlyList<RegistryProcess> replicas)
     {
         var servers = string.Join("\n", replicas.Select(r => $"    server {r.Name} {r.Host} check"));
         return $"""
@@ -589,16 +409,18 @@ public sealed class ScaleOutCluster : IAsyncDisposable
     private readonly HaproxyBalancer _balancer;
     private readonly ITestOutputHelper? _log;
 
-    private ScaleOutCluster(ScaleOutS3 s3, string rootDirectory, IReadOnlyList<ScaleOutReplica> replicas, HaproxyBalancer balancer, ITestOutputHelper? log)
+    private ScaleOutCluster(ScaleOutS3 s3, RedisServer? redis, string rootDirectory, IReadOnlyList<RegistryProcess> replicas, HaproxyBalancer balancer,
+        ITestOutputHelper? log)
     {
         _s3 = s3;
+        Redis = redis;
         _log = log;
         RootDirectory = rootDirectory;
         Replicas = replicas;
         _balancer = balancer;
     }
 
-    public IReadOnlyList<ScaleOutReplica> Replicas { get; }
+    public IReadOnlyList<RegistryProcess> Replicas { get; }
 
     public HaproxyBalancer Balancer => _balancer;
 
@@ -607,7 +429,10 @@ public sealed class ScaleOutCluster : IAsyncDisposable
 
     public ScaleOutS3 S3 => _s3;
 
-    public IEnumerable<ScaleOutReplica> Alive => Replicas.Where(r => !r.Killed);
+    /// <summary>The replicas' shared blob descriptor cache, when <see cref="ScaleOutClusterOptions.RedisCache"/>.</summary>
+    public RedisServer? Redis { get; }
+
+    public IEnumerable<RegistryProcess> Alive => Replicas.Where(r => !r.Killed);
 
     /// <summary>Every log (replicas and balancer), for failure messages.</summary>
     public string Logs => string.Join("\n", Replicas.Select(r => r.Log).Append(_balancer.Log));
@@ -619,8 +444,10 @@ public sealed class ScaleOutCluster : IAsyncDisposable
         await s3.EnsureReachableAsync();
         var rootDirectory = $"berth-e2e-scaleout/{DateTime.UtcNow:yyyyMMdd-HHmmss}-{purpose}-{Guid.NewGuid().ToString("N")[..8]}";
         var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        var redis = options.RedisCache ? await RedisServer.StartAsync() : null;
         var starts = Enumerable.Range(1, options.Replicas)
-            .Select(i => ScaleOutReplica.StartAsync($"r{i.ToString(CultureInfo.InvariantCulture)}", port => ConfigYaml(s3, rootDirectory, secret, options, port)))
+            .Select(i => RegistryProcess.StartAsync(RegistryKind.Berth, $"r{i.ToString(CultureInfo.InvariantCulture)}", rootDirectory,
+                port => ConfigYaml(s3, redis, rootDirectory, secret, options, port)))
             .ToList();
         try
         {
@@ -628,7 +455,7 @@ public sealed class ScaleOutCluster : IAsyncDisposable
             try
             {
                 var balancer = await HaproxyBalancer.StartAsync(replicas);
-                return new ScaleOutCluster(s3, rootDirectory, replicas, balancer, log);
+                return new ScaleOutCluster(s3, redis, rootDirectory, replicas, balancer, log);
             }
             catch
             {
@@ -647,12 +474,17 @@ public sealed class ScaleOutCluster : IAsyncDisposable
                 await (await start).DisposeAsync();
             }
 
+            if (redis is not null)
+            {
+                await redis.DisposeAsync();
+            }
+
             throw;
         }
     }
 
     /// <summary>The replica configuration: registry:2's keys, plus Berth's storage.s3.checksums for Ceph RGW.</summary>
-    public static string ConfigYaml(ScaleOutS3 s3, string rootDirectory, string secret, ScaleOutClusterOptions options, int port) => $"""
+    public static string ConfigYaml(ScaleOutS3 s3, RedisServer? redis, string rootDirectory, string secret, ScaleOutClusterOptions options, int port) => $"""
         version: 0.1
         log:
           level: info
@@ -674,6 +506,8 @@ public sealed class ScaleOutCluster : IAsyncDisposable
             enabled: true
           redirect:
             disable: {(options.RedirectDisabled ? "true" : "false")}
+        {(redis is null ? "" : "  cache:\n    blobdescriptor: redis\n")}
+        {(redis is null ? "" : $"redis:\n  addr: {redis.Address}\n")}
         http:
           addr: 127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}
           secret: {secret}
@@ -689,6 +523,11 @@ public sealed class ScaleOutCluster : IAsyncDisposable
         foreach (var replica in Replicas)
         {
             await replica.DisposeAsync();
+        }
+
+        if (Redis is not null)
+        {
+            await Redis.DisposeAsync();
         }
 
         var report = await _s3.DeletePrefixAsync(RootDirectory + "/");

@@ -412,6 +412,9 @@ public sealed class ScaleOutConsistencyTests(ScaleOutClusterFixture fixture, ITe
                 await http.VerifyBlobAsync(endpoint, Repository, layerBytes);
             }
 
+            // The replicas share the cache: what they just answered is in Redis, so a stale entry would show below.
+            Assert.Contains(layer.Digest, await Cluster.Redis!.CommandAsync("KEYS", "*"), StringComparison.Ordinal);
+
             using (var deleteManifest = await http.For(deleter).DeleteAsync(new Uri($"v2/{Repository}/manifests/{manifestDigest}", UriKind.Relative)))
             {
                 await ScaleOutHttp.ExpectAsync(deleteManifest, HttpStatusCode.Accepted);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Berth.Core;
+using Berth.Storage.Caching;
 using Berth.Storage.Drivers;
 using Microsoft.Extensions.Logging;
 
@@ -10,8 +11,10 @@ namespace Berth.Storage.Maintenance;
 /// sequential per repository (the mark set is shared); storage reads within a phase run up to
 /// <see cref="GarbageCollectionOptions.MaxConcurrency"/> at a time.
 /// </summary>
-internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags, ReferrerStore referrers, TimeProvider time, ILogger logger,
-    GarbageCollectionOptions options, IProgress<string>? progress)
+/// Every link it removes, and every blob it quarantines, is dropped from the blob descriptor cache before and after
+/// the change (see <see cref="IBlobDescriptorCache"/> for why twice).
+internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags, ReferrerStore referrers, IBlobDescriptorCache cache,
+    TimeProvider time, ILogger logger, GarbageCollectionOptions options, IProgress<string>? progress)
 {
     private readonly HashSet<Digest> _marked = [];
     private readonly List<RepositoryState> _repositories = [];
@@ -466,7 +469,9 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
                     await SafeDelete.DeleteLinkAsync(driver, StoragePaths.ReferrerLink(repository.Name, subject, digest), cancellationToken);
                 }
 
+                await cache.InvalidateAsync(repository.Name, digest, cancellationToken);
                 await SafeDelete.DeleteLinkAsync(driver, StoragePaths.ManifestRevisionLink(repository.Name, digest), cancellationToken);
+                await cache.InvalidateAsync(repository.Name, digest, cancellationToken);
                 repository.Deleted.Add(digest);
                 _manifestsDeleted++;
                 MaintenanceLog.ManifestDeleted(logger, digest, repository.Name);
@@ -496,11 +501,23 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             // Register first: if the move completes and the run is then cancelled, the finally
             // block must know to move it back (restoring something never moved is a no-op).
             _quarantined[blob.Digest] = blob;
+            await ForgetEverywhereAsync(blob, token);
             if (!await Quarantine.EnterAsync(driver, blob.Digest, token))
             {
                 _quarantined.TryRemove(blob.Digest, out _);
             }
+
+            // Quarantined data is invisible to pulls, so a cached "present" would be wrong in every linking repository.
+            await ForgetEverywhereAsync(blob, token);
         }, cancellationToken);
+    }
+
+    private async Task ForgetEverywhereAsync(BlobCandidate blob, CancellationToken cancellationToken)
+    {
+        foreach (var repository in blob.Linkers)
+        {
+            await cache.InvalidateAsync(repository.Name, blob.Digest, cancellationToken);
+        }
     }
 
     /// <summary>Follows what appeared during the run, restoring the quarantined blobs and deleted revisions it reaches.</summary>
@@ -636,10 +653,13 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
                 continue;
             }
 
+            await cache.InvalidateAsync(repository.Name, digest, cancellationToken);
             if (await SafeDelete.DeleteLinkAsync(driver, StoragePaths.LayerLink(repository.Name, digest), cancellationToken))
             {
                 _linksRemoved++;
             }
+
+            await cache.InvalidateAsync(repository.Name, digest, cancellationToken);
         }
     }
 

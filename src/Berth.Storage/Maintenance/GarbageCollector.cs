@@ -1,3 +1,4 @@
+using Berth.Storage.Caching;
 using Berth.Storage.Drivers;
 using Microsoft.Extensions.Logging;
 
@@ -68,8 +69,8 @@ namespace Berth.Storage.Maintenance;
 /// storage at once (say the CLI while the server's schedule is on): neither corrupts anything,
 /// but each may restore what the other quarantined.</para>
 /// </remarks>
-public sealed class GarbageCollector(IStorageDriver driver, TagStore tags, ReferrerStore referrers, TimeProvider time,
-    ILogger<GarbageCollector> logger)
+public sealed class GarbageCollector(IStorageDriver driver, TagStore tags, ReferrerStore referrers, IBlobDescriptorCache cache,
+    TimeProvider time, ILogger<GarbageCollector> logger)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -85,7 +86,7 @@ public sealed class GarbageCollector(IStorageDriver driver, TagStore tags, Refer
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var run = new GarbageCollectionRun(driver, tags, referrers, time, logger, options, progress);
+            var run = new GarbageCollectionRun(driver, tags, referrers, cache, time, logger, options, progress);
             return await run.ExecuteAsync(cancellationToken);
         }
         finally

@@ -28,6 +28,9 @@ public sealed record BerthServerOptions
     /// </summary>
     public string? StorageRoot { get; init; }
 
+    /// <summary>More keys under <c>storage</c> (for example <c>cache:</c>), one per line, indented relative to <c>storage</c>'s children.</summary>
+    public IReadOnlyList<string> StorageYaml { get; init; } = [];
+
     /// <summary>More keys under <c>storage.maintenance</c>, one per line, without indentation.</summary>
     public IReadOnlyList<string> MaintenanceYaml { get; init; } = [];
 
@@ -150,6 +153,7 @@ public sealed class BerthServer : IAsyncDisposable
                 readonly:
                   enabled: {Bool(options.ReadOnly)}
             {string.Concat(options.MaintenanceYaml.Select(line => "    " + line + "\n"))}
+            {string.Concat(options.StorageYaml.Select(line => "  " + line + "\n"))}
             http:
               addr: 127.0.0.1:0
               secret: {HttpSecret}

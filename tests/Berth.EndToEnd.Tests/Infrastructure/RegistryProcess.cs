@@ -15,8 +15,9 @@ public enum RegistryKind
 }
 
 /// <summary>
-/// A real registry process on 127.0.0.1 with a filesystem root directory, started from a registry:2-style config.yml
-/// and ready once <c>GET /v2/</c> answers 200. Killed (with its process tree) on stop or dispose.
+/// A real registry process on 127.0.0.1, started from a registry:2-style config.yml (a filesystem root by default,
+/// or any configuration, as the scale-out replicas over S3 use) and ready once <c>GET /v2/</c> answers 200. Killed
+/// (with its process tree) on stop or dispose.
 /// </summary>
 public sealed class RegistryProcess : IAsyncDisposable
 {
@@ -29,9 +30,10 @@ public sealed class RegistryProcess : IAsyncDisposable
     private readonly OutputCollector _standardError;
     private readonly TemporaryDirectory _configDirectory;
 
-    private RegistryProcess(RegistryKind kind, int port, string rootDirectory, Process process, TemporaryDirectory configDirectory)
+    private RegistryProcess(RegistryKind kind, string name, int port, string rootDirectory, Process process, TemporaryDirectory configDirectory)
     {
         Kind = kind;
+        Name = name;
         Port = port;
         RootDirectory = rootDirectory;
         _process = process;
@@ -42,6 +44,12 @@ public sealed class RegistryProcess : IAsyncDisposable
 
     public RegistryKind Kind { get; }
 
+    /// <summary>How logs and failure messages name this process (a replica's name, or the kind).</summary>
+    public string Name { get; }
+
+    /// <summary>True once <see cref="KillAsync"/> ran.</summary>
+    public bool Killed { get; private set; }
+
     public int Port { get; }
 
     /// <summary>host:port as clients name the registry in image references.</summary>
@@ -49,19 +57,27 @@ public sealed class RegistryProcess : IAsyncDisposable
 
     public Uri BaseAddress => new($"http://{Host}/");
 
-    /// <summary>storage.filesystem.rootdirectory.</summary>
+    /// <summary>storage.filesystem.rootdirectory (or storage.s3.rootdirectory).</summary>
     public string RootDirectory { get; }
 
     /// <summary>The recent stdout and stderr of the registry, for failure messages.</summary>
-    public string Log => $"--- {Kind} stderr (tail) ---\n{ExternalCommand.Tail(_standardError.Text)}\n--- {Kind} stdout (tail) ---\n{ExternalCommand.Tail(_standardOutput.Text)}";
+    public string Log => $"--- {Name} ({Host}{(Killed ? ", killed" : "")}) stderr (tail) ---\n{ExternalCommand.Tail(_standardError.Text)}\n" +
+                         $"--- {Name} stdout (tail) ---\n{ExternalCommand.Tail(_standardOutput.Text)}";
 
     /// <summary>Starts a registry on a free 127.0.0.1 port over <paramref name="rootDirectory"/> and waits until it answers.</summary>
-    public static async Task<RegistryProcess> StartAsync(RegistryKind kind, string rootDirectory)
+    public static Task<RegistryProcess> StartAsync(RegistryKind kind, string rootDirectory) =>
+        StartAsync(kind, kind.ToString().ToLowerInvariant(), rootDirectory, port => ConfigYaml(kind, port, rootDirectory));
+
+    /// <summary>
+    /// Starts a registry with the configuration <paramref name="configYaml"/> writes for a free port, and waits until it
+    /// answers; a lost race for the port is retried on another.
+    /// </summary>
+    public static async Task<RegistryProcess> StartAsync(RegistryKind kind, string name, string rootDirectory, Func<int, string> configYaml)
     {
         var failures = new List<string>();
         for (var attempt = 1; attempt <= StartAttempts; attempt++)
         {
-            var registry = Launch(kind, FreeTcpPort.Next(), rootDirectory);
+            var registry = Launch(kind, name, FreeTcpPort.Next(), rootDirectory, configYaml);
             var failure = await WaitUntilReadyAsync(registry);
             if (failure is null)
             {
@@ -77,7 +93,14 @@ public sealed class RegistryProcess : IAsyncDisposable
             }
         }
 
-        throw new InvalidOperationException($"{kind} did not start.\n{string.Join("\n", failures)}");
+        throw new InvalidOperationException($"{name} ({kind}) did not start.\n{string.Join("\n", failures)}");
+    }
+
+    /// <summary>SIGKILL, no shutdown, as a crashed machine: in-flight requests die with the process.</summary>
+    public Task KillAsync()
+    {
+        Killed = true;
+        return StopAsync();
     }
 
     /// <summary>Stops the process (SIGKILL: every write the tests wait for has been acknowledged) and waits for it to exit.</summary>
@@ -107,7 +130,7 @@ public sealed class RegistryProcess : IAsyncDisposable
         }
     }
 
-    private static RegistryProcess Launch(RegistryKind kind, int port, string rootDirectory)
+    private static RegistryProcess Launch(RegistryKind kind, string name, int port, string rootDirectory, Func<int, string> configYaml)
     {
         // Resolved first: a missing server build or tool throws before anything is created.
         string[] command = kind switch
@@ -116,9 +139,9 @@ public sealed class RegistryProcess : IAsyncDisposable
             RegistryKind.Distribution => [ExternalCommand.ResolveExecutable(DistributionExecutable)],
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
-        var configDirectory = TemporaryDirectory.Create($"{kind.ToString().ToLowerInvariant()}-config");
+        var configDirectory = TemporaryDirectory.Create($"{name}-config");
         var configPath = configDirectory.Combine("config.yml");
-        File.WriteAllText(configPath, ConfigYaml(kind, port, rootDirectory));
+        File.WriteAllText(configPath, configYaml(port));
 
         var startInfo = new ProcessStartInfo(command[0]);
         foreach (var argument in command.Skip(1).Concat(["serve", configPath]))
@@ -130,14 +153,12 @@ public sealed class RegistryProcess : IAsyncDisposable
         startInfo.RedirectStandardOutput = true;
         startInfo.RedirectStandardError = true;
         startInfo.WorkingDirectory = configDirectory.Path;
-        // The config file alone decides: a developer's REGISTRY_* or ASPNETCORE_URLS must not change what is tested.
-        foreach (var name in startInfo.Environment.Keys.Where(IsInheritedOverride).ToList())
+        // The config file alone decides: a developer's REGISTRY_*, AWS_* or ASPNETCORE_URLS must not change what is
+        // tested. (Distribution 2.8.2 also crashes at start-up when AWS_CA_BUNDLE is set, as some machines do.)
+        foreach (var variable in startInfo.Environment.Keys.Where(IsInheritedOverride).ToList())
         {
-            startInfo.Environment.Remove(name);
+            startInfo.Environment.Remove(variable);
         }
-
-        // Distribution 2.8.2 crashes at start-up when AWS_CA_BUNDLE is set (its AWS SDK loads it eagerly); some machines set it.
-        startInfo.Environment.Remove("AWS_CA_BUNDLE");
 
         var process = new Process { StartInfo = startInfo };
         try
@@ -151,11 +172,12 @@ public sealed class RegistryProcess : IAsyncDisposable
             throw;
         }
 
-        return new RegistryProcess(kind, port, rootDirectory, process, configDirectory);
+        return new RegistryProcess(kind, name, port, rootDirectory, process, configDirectory);
     }
 
     private static bool IsInheritedOverride(string name) =>
         name.StartsWith("REGISTRY_", StringComparison.OrdinalIgnoreCase)
+        || name.StartsWith("AWS_", StringComparison.OrdinalIgnoreCase)
         || name.Equals("ASPNETCORE_URLS", StringComparison.OrdinalIgnoreCase)
         || name.Equals("DOTNET_URLS", StringComparison.OrdinalIgnoreCase)
         || name.Equals("ASPNETCORE_HTTP_PORTS", StringComparison.OrdinalIgnoreCase);

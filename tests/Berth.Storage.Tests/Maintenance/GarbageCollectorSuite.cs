@@ -67,6 +67,26 @@ public abstract partial class GarbageCollectorSuite : IDisposable
     }
 
     [Fact]
+    public async Task Run_CollectedBlobsAndManifests_LeaveNoCachedDescriptorBehind()
+    {
+        var orphan = await H.PutBlobAsync(App, "cached, then collected");
+        var gone = await H.PushImageAsync(App, null, "untagged and collected");
+        foreach (var digest in (Digest[])[orphan, .. gone.AllBlobs])
+        {
+            Assert.NotNull(await H.Blobs.StatAsync(App, digest, Ct)); // now cached
+        }
+
+        H.AgeEverything();
+        await H.CollectAsync(Offline with { DeleteUntagged = true });
+
+        foreach (var digest in (Digest[])[orphan, .. gone.AllBlobs])
+        {
+            Assert.Null(await H.Cache.GetAsync(App, digest, Ct));
+            Assert.Null(await H.Blobs.StatAsync(App, digest, Ct));
+        }
+    }
+
+    [Fact]
     public async Task Run_DeletedManifest_ItsBlobsAreCollected()
     {
         var keep = await H.PushImageAsync(App, "keep", "keep");

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Berth.Core;
+using Berth.Storage.Caching;
 using Berth.Storage.Drivers;
 using Berth.Storage.Maintenance;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -32,7 +33,9 @@ internal sealed class MaintenanceHarness
         Clocked = ClockedDriver.Wrap(inner, Clock);
         Time = realClock ? TimeProvider.System : Clock;
         Driver = new ValidatingDriver(realClock ? inner : Clocked);
-        Blobs = new BlobStore(Driver);
+        // A real cache, so every collection test also proves the collector leaves no stale entry behind.
+        Cache = new InMemoryBlobDescriptorCache(10_000, Time);
+        Blobs = new BlobStore(Driver, Cache);
         Tags = new TagStore(Driver);
         Referrers = new ReferrerStore(Driver);
         Manifests = new ManifestStore(Driver, Blobs, Tags, Referrers);
@@ -51,6 +54,8 @@ internal sealed class MaintenanceHarness
 
     public IStorageDriver Driver { get; }
 
+    public InMemoryBlobDescriptorCache Cache { get; }
+
     public BlobStore Blobs { get; }
 
     public TagStore Tags { get; }
@@ -64,7 +69,7 @@ internal sealed class MaintenanceHarness
     /// <summary>Offline semantics (no grace, no settle delay): exact, as registry:2.</summary>
     public static GarbageCollectionOptions Offline => GarbageCollectionOptions.Offline;
 
-    public GarbageCollector NewCollector() => new(Driver, Tags, Referrers, Time, NullLogger<GarbageCollector>.Instance);
+    public GarbageCollector NewCollector() => new(Driver, Tags, Referrers, Cache, Time, NullLogger<GarbageCollector>.Instance);
 
     public UploadPurger NewPurger() => new(Driver, Time, NullLogger<UploadPurger>.Instance);
 
