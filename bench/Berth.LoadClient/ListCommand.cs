@@ -64,22 +64,36 @@ internal static class ListCommand
                 await PushCommands.ExpectAsync(response, HttpStatusCode.OK, $"GET {next}");
             }
 
-            await using (var body = await response.Content.ReadAsStreamAsync())
-            using (var json = await JsonDocument.ParseAsync(body))
-            {
-                foreach (var property in json.RootElement.EnumerateObject())
-                {
-                    if (property.Value.ValueKind == JsonValueKind.Array && property.Name is "tags" or "repositories")
-                    {
-                        items += property.Value.GetArrayLength();
-                    }
-                }
-            }
+            items += CountListedItems(await response.Content.ReadAsByteArrayAsync());
 
             next = NextLink(first, response);
         }
 
         return (pages, items);
+    }
+
+    /// <summary>
+    /// The strings in the top-level <c>tags</c> or <c>repositories</c> array, counted with a forward-only reader: a
+    /// document model of thousands of names costs the client more than a fast server spends answering.
+    /// </summary>
+    private static long CountListedItems(byte[] body)
+    {
+        var reader = new Utf8JsonReader(body);
+        var count = 0L;
+        var inList = false;
+        while (reader.Read())
+        {
+            if (reader.CurrentDepth == 1 && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                inList = reader.ValueTextEquals("tags"u8) || reader.ValueTextEquals("repositories"u8);
+            }
+            else if (inList && reader.CurrentDepth == 2 && reader.TokenType == JsonTokenType.String)
+            {
+                count++;
+            }
+        }
+
+        return count;
     }
 
     /// <summary>The target of <c>Link: &lt;url&gt;; rel="next"</c>, relative to the first URL, or null.</summary>

@@ -41,7 +41,7 @@ public static class ErrorResponses
     public static byte[] Serialize(ErrorCode code, string message, object? detail)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, JsonBodies.WriterOptions))
         {
             writer.WriteStartObject();
             writer.WriteStartArray("errors");

@@ -11,7 +11,10 @@ namespace Berth.Storage;
 /// in a repository when its <c>_layers</c> link exists and its data exists; data written once is
 /// never rewritten, which is what makes caching, deduplication and mounting free.
 /// </summary>
-public sealed class BlobStore(IStorageDriver driver, IBlobDescriptorCache? cache = null)
+/// <param name="driver">The storage.</param>
+/// <param name="cache">The blob descriptor cache, if one is configured.</param>
+/// <param name="catalog">Told about every repository written into, so catalogs in other processes notice new ones.</param>
+public sealed class BlobStore(IStorageDriver driver, IBlobDescriptorCache? cache = null, CatalogStore? catalog = null)
 {
     private readonly IBlobDescriptorCache _cache = cache ?? NoBlobDescriptorCache.Instance;
 
@@ -123,8 +126,15 @@ public sealed class BlobStore(IStorageDriver driver, IBlobDescriptorCache? cache
         }
     }
 
-    public Task LinkAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken) =>
-        Links.WriteAsync(Driver, StoragePaths.LayerLink(name, digest), digest, cancellationToken);
+    public async Task LinkAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)
+    {
+        await Links.WriteAsync(Driver, StoragePaths.LayerLink(name, digest), digest, cancellationToken);
+        await NoteWrittenAsync(name, cancellationToken);
+    }
+
+    /// <summary>Tells the catalog that <paramref name="name"/> now holds content (it may be a new repository).</summary>
+    public Task NoteWrittenAsync(RepositoryName name, CancellationToken cancellationToken) =>
+        catalog?.NoteWrittenAsync(name, cancellationToken) ?? Task.CompletedTask;
 
     /// <summary>Removes a blob from a repository (the data stays for garbage collection); false when it was not linked.</summary>
     public async Task<bool> UnlinkAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)

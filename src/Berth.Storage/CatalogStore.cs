@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using Berth.Core;
 using Berth.Storage.Drivers;
 
 namespace Berth.Storage;
@@ -7,53 +9,158 @@ namespace Berth.Storage;
 /// <c>_manifests</c> or <c>_layers</c>; directories starting with <c>_</c> are never descended into, because
 /// repository path components cannot start with one.
 /// </summary>
+/// <remarks>
+/// <para>On the local filesystem the catalog is kept in two layers. Every directory's listing is cached and validated
+/// by its modification time, so a full walk costs one stat per directory instead of one listing. Above that, the
+/// sorted list of names is kept with the modification time of <c>repositories/</c> itself, and served after one stat
+/// while that time is unchanged. A new repository only moves the time of its own parent, so every Berth process that
+/// writes into a repository it has not seen listed touches <c>repositories/</c> after the write
+/// (<see cref="NoteWrittenAsync"/>): any process sharing the directory then walks again. Writers that are not Berth
+/// (registry:2 on the same volume) do not touch it; for them the list is walked again at least every
+/// <see cref="FullWalkInterval"/>.</para>
+/// </remarks>
 public sealed class CatalogStore(IStorageDriver driver)
 {
+    /// <summary>The longest a repository created by a writer other than Berth can stay out of the catalog.</summary>
+    public static readonly TimeSpan FullWalkInterval = TimeSpan.FromSeconds(5);
+
+    private const int MaxCachedDirectories = 200_000;
+    private const int MaxAnnouncedRepositories = 100_000;
+
+    // As for directory listings: a time within the last second may not have moved on for a change made in that second.
+    private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(1);
+
+    private readonly DirectoryListingCache<CatalogDirectory> _directories = new(driver, MaxCachedDirectories, CatalogDirectory.Of);
+    private readonly string? _localRoot = LocalRepositoriesRoot(driver);
+    private readonly ConcurrentDictionary<string, byte> _announced = new(StringComparer.Ordinal);
+    private volatile CatalogSnapshot? _snapshot;
+
     /// <summary>Up to <paramref name="limit"/> repository names after <paramref name="last"/>, in lexical order.</summary>
     public async Task<(IReadOnlyList<string> Names, bool More)> ListAsync(int limit, string? last, CancellationToken cancellationToken)
     {
-        var all = new List<string>();
-        await CollectAsync(StoragePaths.RepositoriesRoot, all, cancellationToken);
-        all.Sort(RepositoryPathComparer.Instance);
-
+        var all = await SortedNamesAsync(cancellationToken);
         var start = 0;
         if (last is not null)
         {
-            var index = all.BinarySearch(last, RepositoryPathComparer.Instance);
+            var index = Array.BinarySearch(all, last, RepositoryPathComparer.Instance);
             start = index >= 0 ? index + 1 : ~index;
         }
 
-        var count = Math.Max(0, Math.Min(limit, all.Count - start));
-        return (all.GetRange(start, count), start + count < all.Count);
+        var count = Math.Max(0, Math.Min(limit, all.Length - start));
+        return (new ArraySegment<string>(all, start, count), start + count < all.Length);
     }
 
-    private async Task CollectAsync(string directory, List<string> names, CancellationToken cancellationToken)
+    /// <summary>
+    /// Tells the catalog that <paramref name="name"/> was just written into (a blob linked, a manifest stored), so the
+    /// repository may be new. Touches <c>repositories/</c> once per repository this process has not seen listed.
+    /// </summary>
+    public Task NoteWrittenAsync(RepositoryName name, CancellationToken cancellationToken)
     {
-        var children = await Links.ListOrEmptyAsync(driver, directory, cancellationToken);
-        var subdirectories = new List<string>();
-        var isRepository = false;
-        foreach (var child in children)
+        if (_localRoot is null
+            || _snapshot is { } snapshot && Array.BinarySearch(snapshot.Names, name.Value, RepositoryPathComparer.Instance) >= 0
+            || !_announced.TryAdd(name.Value, 0))
         {
-            var segment = Links.LastSegment(child);
-            if (segment is "_manifests" or "_layers")
+            return Task.CompletedTask;
+        }
+
+        if (_announced.Count > MaxAnnouncedRepositories)
+        {
+            _announced.Clear();
+        }
+
+        try
+        {
+            Directory.SetLastWriteTimeUtc(_localRoot, DateTime.UtcNow);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Only the catalog's freshness for other processes depends on it, and FullWalkInterval bounds that.
+            _announced.TryRemove(name.Value, out _);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task<string[]> SortedNamesAsync(CancellationToken cancellationToken)
+    {
+        DateTimeOffset? rootModifiedAt = null;
+        if (_localRoot is not null)
+        {
+            try
             {
-                // registry:2 counts a repository holding only blobs (_layers) too; so do we.
-                isRepository = true;
+                rootModifiedAt = (await driver.StatAsync(StoragePaths.RepositoriesRoot, cancellationToken)).ModifiedAt;
             }
-            else if (!segment.StartsWith('_'))
+            catch (StoragePathNotFoundException)
             {
-                subdirectories.Add(child);
+                return [];
+            }
+
+            if (_snapshot is { } snapshot && snapshot.RootModifiedAt == rootModifiedAt
+                && System.Diagnostics.Stopwatch.GetElapsedTime(snapshot.WalkedAt) < FullWalkInterval)
+            {
+                return snapshot.Names;
             }
         }
 
-        if (isRepository)
+        var walkedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var names = new List<string>();
+        await CollectAsync(StoragePaths.RepositoriesRoot, names, cancellationToken);
+        var sorted = names.ToArray();
+        Array.Sort(sorted, RepositoryPathComparer.Instance);
+        if (rootModifiedAt is { } stamp && stamp < DateTimeOffset.UtcNow - SettleTime)
+        {
+            _snapshot = new CatalogSnapshot(stamp, walkedAt, sorted);
+        }
+
+        return sorted;
+    }
+
+    private static string? LocalRepositoriesRoot(IStorageDriver driver) =>
+        (driver is ValidatingDriver { Inner: ILocalFileDriver inner } ? inner : driver as ILocalFileDriver)?.LocalPath(StoragePaths.RepositoriesRoot);
+
+    private async Task CollectAsync(string directory, List<string> names, CancellationToken cancellationToken)
+    {
+        if (await _directories.GetAsync(directory, cancellationToken) is not { } listing)
+        {
+            return;
+        }
+
+        if (listing.IsRepository)
         {
             names.Add(directory[(StoragePaths.RepositoriesRoot.Length + 1)..]);
         }
 
-        foreach (var subdirectory in subdirectories)
+        foreach (var subdirectory in listing.Subdirectories)
         {
             await CollectAsync(subdirectory, names, cancellationToken);
+        }
+    }
+
+    /// <summary>A full walk's sorted names, with the time of <c>repositories/</c> it was taken under.</summary>
+    private sealed record CatalogSnapshot(DateTimeOffset RootModifiedAt, long WalkedAt, string[] Names);
+
+    /// <summary>What the catalog needs of one directory: whether it is a repository, and where to descend.</summary>
+    private sealed record CatalogDirectory(bool IsRepository, string[] Subdirectories)
+    {
+        public static CatalogDirectory Of(IReadOnlyList<string> children)
+        {
+            var subdirectories = new List<string>();
+            var isRepository = false;
+            foreach (var child in children)
+            {
+                var segment = Links.LastSegment(child);
+                if (segment is "_manifests" or "_layers")
+                {
+                    // registry:2 counts a repository holding only blobs (_layers) too; so do we.
+                    isRepository = true;
+                }
+                else if (!segment.StartsWith('_'))
+                {
+                    subdirectories.Add(child);
+                }
+            }
+
+            return new CatalogDirectory(isRepository, [.. subdirectories]);
         }
     }
 }

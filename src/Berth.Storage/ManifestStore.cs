@@ -83,6 +83,7 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
         await blobs.PutContentAsync(digest, content, cancellationToken);
         _content.Set(digest, new StoredManifest(digest, manifest.MediaType, content), new MemoryCacheEntryOptions { Size = content.Length + 256 });
         await Links.WriteAsync(driver, StoragePaths.ManifestRevisionLink(name, digest), digest, cancellationToken);
+        await blobs.NoteWrittenAsync(name, cancellationToken);
         await ConfirmReferencesAfterLinkingAsync(name, digest, manifest, cancellationToken);
         if (manifest.Subject is { } subject)
         {

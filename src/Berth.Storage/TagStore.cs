@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Berth.Core;
 using Berth.Storage.Drivers;
 
@@ -10,14 +9,10 @@ public sealed class TagStore(IStorageDriver driver)
     private const int MaxCachedListings = 1024;
 
     /// <summary>
-    /// Sorted tag lists of local-filesystem repositories, validated by the tags directory's
-    /// modification time: adding or removing a tag renames an entry in or out of that directory,
-    /// which moves its time on, so a paged walk of thousands of tags lists the directory once, and
-    /// another process writing the same storage invalidates the entry just the same.
+    /// Sorted tag lists of local-filesystem repositories: adding or removing a tag renames an entry in or out of the
+    /// tags directory, so a paged walk of thousands of tags lists the directory once.
     /// </summary>
-    private readonly ConcurrentDictionary<string, (DateTimeOffset ModifiedAt, string[] Tags)> _listings = new(StringComparer.Ordinal);
-
-    private readonly bool _directoryTimesTrackChanges = driver is ILocalFileDriver or ValidatingDriver { Inner: ILocalFileDriver };
+    private readonly DirectoryListingCache<string[]> _listings = new(driver, MaxCachedListings, SortedNames);
 
     public Task<Digest?> ResolveAsync(RepositoryName name, string tag, CancellationToken cancellationToken) =>
         Links.ReadAsync(driver, StoragePaths.TagCurrentLink(name, tag), cancellationToken);
@@ -34,58 +29,20 @@ public sealed class TagStore(IStorageDriver driver)
         Links.DeleteIfExistsAsync(driver, StoragePaths.Tag(name, tag), cancellationToken);
 
     /// <summary>All tags in lexical (ordinal) order, or null when the repository does not exist.</summary>
-    public async Task<IReadOnlyList<string>?> ListAsync(RepositoryName name, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>?> ListAsync(RepositoryName name, CancellationToken cancellationToken) =>
+        await _listings.GetAsync(StoragePaths.Tags(name), cancellationToken)
+        ?? (await RepositoryExistsAsync(name, cancellationToken) ? [] : null);
+
+    private static string[] SortedNames(IReadOnlyList<string> entries)
     {
-        var path = StoragePaths.Tags(name);
-        DateTimeOffset? modifiedAt = null;
-        if (_directoryTimesTrackChanges)
-        {
-            try
-            {
-                modifiedAt = (await driver.StatAsync(path, cancellationToken)).ModifiedAt;
-            }
-            catch (StoragePathNotFoundException)
-            {
-                return await RepositoryExistsAsync(name, cancellationToken) ? [] : null;
-            }
-
-            if (_listings.TryGetValue(name.Value, out var cached) && cached.ModifiedAt == modifiedAt)
-            {
-                return cached.Tags;
-            }
-        }
-
-        IReadOnlyList<string> entries;
-        try
-        {
-            entries = await driver.ListAsync(path, cancellationToken);
-        }
-        catch (StoragePathNotFoundException)
-        {
-            return await RepositoryExistsAsync(name, cancellationToken) ? [] : null;
-        }
-
-        var tags = new string[entries.Count];
+        var names = new string[entries.Count];
         for (var i = 0; i < entries.Count; i++)
         {
-            tags[i] = Links.LastSegment(entries[i]);
+            names[i] = Links.LastSegment(entries[i]);
         }
 
-        Array.Sort(tags, StringComparer.Ordinal);
-
-        // Only a directory untouched for a second is cached: file times are coarser than the
-        // clock, so a change within the same tick could otherwise leave the same time behind.
-        if (modifiedAt is { } stamp && stamp < DateTimeOffset.UtcNow.AddSeconds(-1))
-        {
-            if (_listings.Count >= MaxCachedListings)
-            {
-                _listings.Clear();
-            }
-
-            _listings[name.Value] = (stamp, tags);
-        }
-
-        return tags;
+        Array.Sort(names, StringComparer.Ordinal);
+        return names;
     }
 
     /// <summary>Every tag whose current link points at <paramref name="digest"/>.</summary>

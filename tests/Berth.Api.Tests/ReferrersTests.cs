@@ -66,6 +66,18 @@ public sealed class ReferrersTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Fact]
+    public async Task List_WritesMediaTypesWithAPlainPlus_AsOtherRegistriesDo()
+    {
+        var image = await _client.PushImageAsync(_repository, "v1");
+
+        using var response = await _client.GetAsync($"/v2/{_repository}/referrers/{image.Manifest.Digest}");
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Contains("\"application/vnd.oci.image.index.v1+json\"", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u002B", body, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task List_UnknownRepository_Returns200EmptyIndex()
     {
         // Spec: a registry that supports the referrers API "MUST NOT return a 404".

@@ -152,7 +152,7 @@ public sealed class ListingEndpoints(TagStore tags, CatalogStore catalog, Referr
     private static async Task WriteJsonAsync(HttpContext context, string contentType, Action<Utf8JsonWriter> writeProperties)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, JsonBodies.WriterOptions))
         {
             writer.WriteStartObject();
             writeProperties(writer);

@@ -27,32 +27,32 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
     public Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasureAsync("get_content", () => Inner.GetContentAsync(path, maxBytes, cancellationToken));
+        return MeasuredAsync("get_content", () => Inner.GetContentAsync(path, maxBytes, cancellationToken));
     }
 
     public Task PutContentAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasureAsync("put_content", () => Inner.PutContentAsync(path, content, cancellationToken));
+        return MeasuredAsync("put_content", () => Inner.PutContentAsync(path, content, cancellationToken));
     }
 
     public Task<Stream> OpenReadAsync(string path, long offset, CancellationToken cancellationToken)
     {
         ValidatePath(path);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        return MeasureAsync("open_read", () => Inner.OpenReadAsync(path, offset, cancellationToken));
+        return MeasuredAsync("open_read", () => Inner.OpenReadAsync(path, offset, cancellationToken));
     }
 
     public Task<StorageWriter> OpenWriteAsync(string path, bool append, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasureAsync("open_write", () => Inner.OpenWriteAsync(path, append, cancellationToken));
+        return MeasuredAsync("open_write", () => Inner.OpenWriteAsync(path, append, cancellationToken));
     }
 
     public Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasureAsync("stat", () => Inner.StatAsync(path, cancellationToken));
+        return MeasuredAsync("stat", () => Inner.StatAsync(path, cancellationToken));
     }
 
     public Task<IReadOnlyList<string>> ListAsync(string path, CancellationToken cancellationToken)
@@ -62,35 +62,85 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
             ValidatePath(path);
         }
 
-        return MeasureAsync("list", () => Inner.ListAsync(path, cancellationToken));
+        return MeasuredAsync("list", () => Inner.ListAsync(path, cancellationToken));
     }
 
     public Task MoveAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken)
     {
         ValidatePath(sourcePath);
         ValidatePath(destinationPath);
-        return MeasureAsync("move", () => Inner.MoveAsync(sourcePath, destinationPath, cancellationToken));
+        return MeasuredAsync("move", () => Inner.MoveAsync(sourcePath, destinationPath, cancellationToken));
     }
 
     public Task DeleteAsync(string path, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasureAsync("delete", () => Inner.DeleteAsync(path, cancellationToken));
+        return MeasuredAsync("delete", () => Inner.DeleteAsync(path, cancellationToken));
     }
 
     public Task<Uri?> RedirectUriAsync(string path, string method, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasureAsync("redirect_url", () => Inner.RedirectUriAsync(path, method, cancellationToken));
+        return MeasuredAsync("redirect_url", () => Inner.RedirectUriAsync(path, method, cancellationToken));
     }
 
-    private async Task<T> MeasureAsync<T>(string operation, Func<Task<T>> call)
+    // Most filesystem calls complete synchronously (a stat, a small read); those are recorded without an async state
+    // machine, which the catalog's thousands of stats per listing would otherwise pay for.
+    private Task<T> MeasuredAsync<T>(string operation, Func<Task<T>> call)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        Task<T> task;
+        try
+        {
+            task = call();
+        }
+        catch (Exception ex)
+        {
+            task = Task.FromException<T>(ex);
+        }
+
+        if (!task.IsCompleted)
+        {
+            return MeasureAsync(operation, task, started);
+        }
+
+        StorageMetrics.Record(Name, operation, started, IsFailure(task));
+        return task;
+    }
+
+    private Task MeasuredAsync(string operation, Func<Task> call)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        Task task;
+        try
+        {
+            task = call();
+        }
+        catch (Exception ex)
+        {
+            task = Task.FromException(ex);
+        }
+
+        if (!task.IsCompleted)
+        {
+            return MeasureAsync(operation, task, started);
+        }
+
+        StorageMetrics.Record(Name, operation, started, IsFailure(task));
+        return task;
+    }
+
+    private static bool IsFailure(Task completed) =>
+        completed.IsCanceled || completed.Exception is { InnerException: not StoragePathNotFoundException };
+
+    // The task was started by MeasuredAsync a moment ago, on this request's flow; there is no context to deadlock on.
+#pragma warning disable VSTHRD003
+    private async Task<T> MeasureAsync<T>(string operation, Task<T> call, long started)
+    {
         var failed = false;
         try
         {
-            return await call();
+            return await call;
         }
         catch (Exception ex) when (ex is not StoragePathNotFoundException)
         {
@@ -103,13 +153,12 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
         }
     }
 
-    private async Task MeasureAsync(string operation, Func<Task> call)
+    private async Task MeasureAsync(string operation, Task call, long started)
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var failed = false;
         try
         {
-            await call();
+            await call;
         }
         catch (Exception ex) when (ex is not StoragePathNotFoundException)
         {
@@ -121,6 +170,8 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
             StorageMetrics.Record(Name, operation, started, failed);
         }
     }
+
+#pragma warning restore VSTHRD003
 
     [GeneratedRegex(@"^(/[A-Za-z0-9._-]+)+\z", RegexOptions.CultureInvariant)]
     private static partial Regex PathGrammar();
