@@ -81,9 +81,16 @@ public sealed class DotnetMultiArchPublishTests(BerthFixture fixture, ITestOutpu
             Assert.Equal(expectedDigest, Digests.Sha256(await File.ReadAllBytesAsync(Path.Combine(pulled, "manifest.json"))));
         }
 
+        // dir: keeps the index as served (an oci: layout would convert a Docker manifest list to an OCI index).
         var all = _temp.Combine("all");
-        await new Skopeo(log, _registry).CopyAsync($"docker://{_registry.Host}/{appRepository}:1.0", $"oci:{all}:1.0", "--all");
-        Assert.True(File.Exists(Path.Combine(all, "blobs", "sha256", Digests.Hex(index.ComputedDigest))), "skopeo copy --all did not keep the index.");
+        await new Skopeo(log, _registry).CopyAsync($"docker://{_registry.Host}/{appRepository}:1.0", $"dir:{all}", "--all");
+        var copiedIndex = await File.ReadAllBytesAsync(Path.Combine(all, "manifest.json"));
+        Assert.True(index.Content.AsSpan().SequenceEqual(copiedIndex), "skopeo copy --all rewrote the index.");
+        foreach (var entry in entries)
+        {
+            var digest = (string)entry["digest"]!;
+            Assert.Equal(digest, Digests.Sha256(await File.ReadAllBytesAsync(Path.Combine(all, $"{Digests.Hex(digest)}.manifest.json"))));
+        }
     }
 
     public void Dispose()
