@@ -18,6 +18,9 @@ namespace Berth.Server
                                      REGISTRY_* environment variables override the file.
               berth garbage-collect [-d] [-m] [-q] CONFIG
                                      delete unreferenced blobs (and with -m untagged manifests); safe while serving
+              berth config check [--strict] [CONFIG]
+                                     validate a configuration as `serve` loads it (REGISTRY_* included) and
+                                     print the effective settings with secrets masked; exit 1 when invalid
               berth htpasswd ...     create or update an htpasswd file (bcrypt); `berth htpasswd -h` for flags
               berth version          print the version
               berth help             print this help
@@ -33,6 +36,8 @@ namespace Berth.Server
                     return await ServeAsync(args.Length > 1 ? args[1] : null);
                 case "garbage-collect":
                     return await GarbageCollectCommand.RunAsync(args[1..], ProcessEnvironment());
+                case "config":
+                    return await ConfigCheckCommand.RunAsync(args[1..], ProcessEnvironment(), Console.Out, Console.Error, CancellationToken.None);
                 case "htpasswd":
                     return await HtpasswdAsync(args[1..]);
                 case "version" or "--version" or "-v":

@@ -122,6 +122,11 @@ public static partial class RegistryHost
         // Fail at start-up, not on the first request, when storage cannot be opened.
         _ = app.Services.GetRequiredService<IStorageDriver>();
 
+        // Once Kestrel has bound, so the summary names the real addresses (a configured port 0 is resolved).
+        var tlsEnabled = tls is not null;
+        app.Lifetime.ApplicationStarted.Register(() =>
+            LogStartupSummary(logger, BerthCommandLine.Version, StartupSummary.Describe(config, RegistryAddresses(app.Urls, config), tlsEnabled)));
+
         if (!string.IsNullOrEmpty(config.Http.Prefix) && config.Http.Prefix.Trim('/').Length > 0)
         {
             app.UsePathBase("/" + config.Http.Prefix.Trim('/'));
@@ -241,6 +246,18 @@ public static partial class RegistryHost
         }
     }
 
+    /// <summary>The bound addresses without the debug listener's, which the summary reports on its own.</summary>
+    private static IEnumerable<string> RegistryAddresses(IEnumerable<string> bound, RegistryConfiguration config)
+    {
+        if (string.IsNullOrEmpty(config.Http.Debug.Addr))
+        {
+            return bound;
+        }
+
+        var debugPort = ParseAddress(config.Http.Debug.Addr).Port;
+        return bound.Where(address => !Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Port != debugPort);
+    }
+
     /// <summary>Parses Go-style listen addresses: <c>:5000</c>, <c>127.0.0.1:5000</c>, <c>[::1]:5000</c>, <c>localhost:5000</c>.</summary>
     public static (IPAddress? Address, int Port) ParseAddress(string addr)
     {
@@ -291,6 +308,15 @@ public static partial class RegistryHost
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning,
         Message = "htpasswd authentication without http.tls: passwords cross the network in clear text unless a TLS proxy is in front")]
     private static partial void LogBasicWithoutTls(ILogger logger);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Information,
+        Message = "Berth {Version} serving {Addresses} (TLS {Tls}); storage {StorageDriver}: {StorageLocation}; auth {Auth}; delete {Delete}; read-only {ReadOnly}; debug listener {DebugListener}")]
+    private static partial void LogStartupSummary(ILogger logger, string version, string addresses, string tls, string storageDriver,
+        string storageLocation, string auth, string delete, string readOnly, string debugListener);
+
+    private static void LogStartupSummary(ILogger logger, string version, StartupSummary summary) =>
+        LogStartupSummary(logger, version, summary.Addresses, summary.Tls, summary.StorageDriver, summary.StorageLocation,
+            summary.Auth, summary.Delete, summary.ReadOnly, summary.DebugListener);
 
     [LoggerMessage(EventId = 3005, Level = LogLevel.Warning,
         Message = "auth.silly lets in any request that has an Authorization header; it is for development only")]

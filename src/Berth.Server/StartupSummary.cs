@@ -1,0 +1,68 @@
+using Berth.Server.Configuration;
+
+namespace Berth.Server;
+
+/// <summary>
+/// What <c>berth serve</c> tells an operator once it listens: where, with or without TLS, where the data lives,
+/// which authentication is on, and the switches that change what clients may do. Logged as one structured
+/// Information entry, so the text and JSON formatters carry the same fields.
+/// </summary>
+/// <param name="Addresses">The addresses Kestrel bound for the registry (ports resolved), comma-separated.</param>
+/// <param name="Tls"><c>on</c> or <c>off</c>.</param>
+/// <param name="StorageDriver">filesystem, inmemory or s3.</param>
+/// <param name="StorageLocation">The root directory, the bucket (with endpoint and prefix) or process memory.</param>
+/// <param name="Auth">none, htpasswd with its file, token with its realm, or silly.</param>
+/// <param name="Delete"><c>on</c> when the API may delete manifests and blobs.</param>
+/// <param name="ReadOnly"><c>on</c> when pushes and deletes are refused (maintenance mode).</param>
+/// <param name="DebugListener">The debug/metrics address, or <c>off</c>.</param>
+internal sealed record StartupSummary(
+    string Addresses, string Tls, string StorageDriver, string StorageLocation, string Auth, string Delete, string ReadOnly, string DebugListener)
+{
+    private const string On = "on";
+    private const string Off = "off";
+
+    /// <summary>The summary of <paramref name="config"/>; <paramref name="boundAddresses"/> are Kestrel's, without the debug listener's.</summary>
+    public static StartupSummary Describe(RegistryConfiguration config, IEnumerable<string> boundAddresses, bool tlsEnabled)
+    {
+        var addresses = boundAddresses.ToList();
+        return new StartupSummary(
+            addresses.Count > 0 ? string.Join(", ", addresses) : config.Http.Addr,
+            tlsEnabled ? On : Off,
+            config.Storage.Driver,
+            DescribeStorage(config.Storage),
+            DescribeAuth(config.Auth),
+            config.Storage.Delete.Enabled ? On : Off,
+            config.Storage.Maintenance.ReadOnly.Enabled ? On : Off,
+            string.IsNullOrEmpty(config.Http.Debug.Addr)
+                ? Off
+                : config.Http.Debug.Prometheus.Enabled ? $"{config.Http.Debug.Addr} (metrics at {config.Http.Debug.Prometheus.Path})" : config.Http.Debug.Addr);
+    }
+
+    private static string DescribeStorage(StorageOptions storage) => storage.Driver switch
+    {
+        StorageOptions.FilesystemDriver => Path.GetFullPath(storage.Filesystem.RootDirectory),
+        StorageOptions.InMemoryDriver => "process memory (lost when the process exits)",
+        StorageOptions.S3Driver when storage.S3 is { } s3 => DescribeBucket(s3),
+        _ => storage.Driver,
+    };
+
+    private static string DescribeBucket(S3StorageOptions s3)
+    {
+        var location = $"bucket {s3.Bucket}";
+        if (!string.IsNullOrEmpty(s3.RootDirectory))
+        {
+            location += $", prefix {s3.RootDirectory}";
+        }
+
+        // The endpoint says which server; a region alone means AWS itself.
+        return s3.RegionEndpoint is not null ? $"{location} at {s3.RegionEndpoint}" : $"{location} in {s3.Region}";
+    }
+
+    private static string DescribeAuth(AuthOptions auth) => auth.Type switch
+    {
+        AuthOptions.HtpasswdType when auth.Htpasswd is { } htpasswd => $"htpasswd ({htpasswd.Path})",
+        AuthOptions.TokenType when auth.Token is { } token => $"token (realm {token.Realm}, service {token.Service})",
+        AuthOptions.SillyType => "silly (development only)",
+        _ => "none (anonymous access)",
+    };
+}
