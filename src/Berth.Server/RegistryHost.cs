@@ -310,13 +310,13 @@ public static partial class RegistryHost
     private static partial void LogBasicWithoutTls(ILogger logger);
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Information,
-        Message = "Berth {Version} serving {Addresses} (TLS {Tls}); storage {StorageDriver}: {StorageLocation}; auth {Auth}; delete {Delete}; read-only {ReadOnly}; debug listener {DebugListener}")]
+        Message = "Berth {Version} serving {Addresses} (TLS {Tls}); storage {StorageDriver}: {StorageLocation}; blob descriptor cache {BlobDescriptorCache}; auth {Auth}; delete {Delete}; read-only {ReadOnly}; debug listener {DebugListener}")]
     private static partial void LogStartupSummary(ILogger logger, string version, string addresses, string tls, string storageDriver,
-        string storageLocation, string auth, string delete, string readOnly, string debugListener);
+        string storageLocation, string blobDescriptorCache, string auth, string delete, string readOnly, string debugListener);
 
     private static void LogStartupSummary(ILogger logger, string version, StartupSummary summary) =>
         LogStartupSummary(logger, version, summary.Addresses, summary.Tls, summary.StorageDriver, summary.StorageLocation,
-            summary.Auth, summary.Delete, summary.ReadOnly, summary.DebugListener);
+            summary.BlobDescriptorCache, summary.Auth, summary.Delete, summary.ReadOnly, summary.DebugListener);
 
     [LoggerMessage(EventId = 3005, Level = LogLevel.Warning,
         Message = "auth.silly lets in any request that has an Authorization header; it is for development only")]

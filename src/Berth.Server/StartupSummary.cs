@@ -11,12 +11,14 @@ namespace Berth.Server;
 /// <param name="Tls"><c>on</c> or <c>off</c>.</param>
 /// <param name="StorageDriver">filesystem, inmemory or s3.</param>
 /// <param name="StorageLocation">The root directory, the bucket (with endpoint and prefix) or process memory.</param>
+/// <param name="BlobDescriptorCache">none, inmemory with its size, or redis with its address.</param>
 /// <param name="Auth">none, htpasswd with its file, token with its realm, or silly.</param>
 /// <param name="Delete"><c>on</c> when the API may delete manifests and blobs.</param>
 /// <param name="ReadOnly"><c>on</c> when pushes and deletes are refused (maintenance mode).</param>
 /// <param name="DebugListener">The debug/metrics address, or <c>off</c>.</param>
 internal sealed record StartupSummary(
-    string Addresses, string Tls, string StorageDriver, string StorageLocation, string Auth, string Delete, string ReadOnly, string DebugListener)
+    string Addresses, string Tls, string StorageDriver, string StorageLocation, string BlobDescriptorCache, string Auth, string Delete,
+    string ReadOnly, string DebugListener)
 {
     private const string On = "on";
     private const string Off = "off";
@@ -30,6 +32,7 @@ internal sealed record StartupSummary(
             tlsEnabled ? On : Off,
             config.Storage.Driver,
             DescribeStorage(config.Storage),
+            DescribeCache(config),
             DescribeAuth(config.Auth),
             config.Storage.Delete.Enabled ? On : Off,
             config.Storage.Maintenance.ReadOnly.Enabled ? On : Off,
@@ -57,6 +60,13 @@ internal sealed record StartupSummary(
         // The endpoint says which server; a region alone means AWS itself.
         return s3.RegionEndpoint is not null ? $"{location} at {s3.RegionEndpoint}" : $"{location} in {s3.Region}";
     }
+
+    private static string DescribeCache(RegistryConfiguration config) => config.Storage.Cache.BlobDescriptor switch
+    {
+        StorageCacheOptions.InMemoryCache => $"inmemory ({config.Storage.Cache.BlobDescriptorSize} entries)",
+        StorageCacheOptions.RedisCache => $"redis ({string.Join(", ", config.Redis.Addrs)}, db {config.Redis.Db})",
+        _ => "none",
+    };
 
     private static string DescribeAuth(AuthOptions auth) => auth.Type switch
     {

@@ -146,6 +146,20 @@ public sealed class StartupSummaryTests : IDisposable
         Assert.Equal(":5000", summary.Addresses);
     }
 
+    [Theory]
+    [InlineData("", "none")]
+    [InlineData("  cache:\n    blobdescriptor: inmemory\n", "inmemory (10000 entries)")]
+    [InlineData("  cache:\n    blobdescriptor: redis\nredis:\n  addr: redis.internal:6379\n  db: 2\n  password: not-in-the-summary\n", "redis (redis.internal:6379, db 2)")]
+    public void Describe_BlobDescriptorCache_NamesKindAndWhere(string cacheYaml, string expected)
+    {
+        var loaded = LoadYaml("version: 0.1\nstorage:\n  inmemory:\n" + cacheYaml);
+
+        var summary = StartupSummary.Describe(loaded.Configuration, [], tlsEnabled: false);
+
+        Assert.Equal(expected, summary.BlobDescriptorCache);
+        Assert.DoesNotContain("not-in-the-summary", summary.ToString(), StringComparison.Ordinal);
+    }
+
     /// <summary>Starts the host on its loopback port, returns the fields of the summary entry, and stops it.</summary>
     private static async Task<IReadOnlyDictionary<string, string>> StartAndCaptureSummaryAsync(ConfigurationLoadResult loaded)
     {
