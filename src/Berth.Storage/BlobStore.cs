@@ -37,6 +37,12 @@ public sealed class BlobStore(IStorageDriver driver, IBlobDescriptorCache? cache
         return await CollectionHandshake.EnsureContentAsync(Driver, digest, cancellationToken) ? await TryStatAsync(digest, cancellationToken) : null;
     }
 
+    /// <summary>
+    /// Size of a blob's data in <c>blobs/</c>, or null, without taking it back from a collection's quarantine: for an
+    /// upload commit, which moves fresh data into place when the digest is absent (quarantined or not).
+    /// </summary>
+    public Task<long?> StatStoredAsync(Digest digest, CancellationToken cancellationToken) => TryStatAsync(digest, cancellationToken);
+
     private async Task<long?> TryStatAsync(Digest digest, CancellationToken cancellationToken)
     {
         try

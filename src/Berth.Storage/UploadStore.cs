@@ -110,9 +110,10 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         await stripe.WaitAsync(cancellationToken);
         try
         {
+            // A last chunk is made durable by the same open that writes it; without one, by EnsureDataFileAsync below.
             var status = lastChunk is null
                 ? await StatusAsync(name, id, cancellationToken)
-                : await AppendLockedAsync(name, id, lastChunk, rangeStart, declaredLength, cancellationToken);
+                : await AppendLockedAsync(name, id, lastChunk, rangeStart, declaredLength, cancellationToken, flushToDisk: true);
 
             var actual = await FinishHashAsync(name, id, status.Size, expected.Algorithm, cancellationToken);
             if (actual != expected)
@@ -123,13 +124,17 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
             }
 
             var dataPath = StoragePaths.UploadData(name, id);
-            if (await blobs.StatContentAsync(expected, cancellationToken) == status.Size)
+            if (await blobs.StatStoredAsync(expected, cancellationToken) == status.Size)
             {
                 // Already stored by someone else; content-addressed data never needs a second copy.
             }
             else
             {
-                await EnsureDataFileAsync(dataPath, cancellationToken);
+                if (lastChunk is null)
+                {
+                    await EnsureDataFileAsync(dataPath, cancellationToken);
+                }
+
                 await driver.MoveAsync(dataPath, StoragePaths.BlobData(expected), cancellationToken);
             }
 
@@ -154,7 +159,7 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         IsValidId(id) ? DeleteUploadAsync(name, id, cancellationToken) : Task.CompletedTask;
 
     private async Task<UploadStatus> AppendLockedAsync(RepositoryName name, string id, Stream body, long? rangeStart, long? declaredLength,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool flushToDisk = false)
     {
         var status = await StatusAsync(name, id, cancellationToken);
         if (rangeStart is not null && rangeStart != status.Size)
@@ -209,6 +214,11 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
             {
                 throw ErrorCode.SizeInvalid.With(new { declared = declaredLength, received = written },
                     $"Content-Length says {declaredLength} bytes but the body had {written}");
+            }
+
+            if (flushToDisk)
+            {
+                await writer.CommitAsync(cancellationToken);
             }
 
             var size = writer.Size;
@@ -277,6 +287,11 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
             state.Dispose();
         }
 
+        // Its files one by one (bookkeeping first, so the upload is unknown from then on), then the directory, which
+        // is empty by then: three cheap removals instead of moving a tree aside and walking it. Whatever another
+        // process left in it meanwhile is taken by the directory delete all the same.
+        await Links.DeleteIfExistsAsync(driver, StoragePaths.UploadStartedAt(name, id), cancellationToken);
+        await Links.DeleteIfExistsAsync(driver, StoragePaths.UploadData(name, id), cancellationToken);
         await Links.DeleteIfExistsAsync(driver, StoragePaths.Upload(name, id), cancellationToken);
     }
 

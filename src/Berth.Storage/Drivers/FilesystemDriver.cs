@@ -194,7 +194,7 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
         {
             PublishFile(source, LocalPath(destinationPath));
         }
-        catch (FileNotFoundException)
+        catch (IOException ex) when (ex is FileNotFoundException or DirectoryNotFoundException && !File.Exists(source))
         {
             // The source went away between the check and the rename (a concurrent move or delete).
             throw new StoragePathNotFoundException(sourcePath, Name);
@@ -217,11 +217,17 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
             throw new StoragePathNotFoundException(path, Name);
         }
 
+        // An empty directory goes with one atomic rmdir.
+        if (TryRemoveEmptyDirectory(full))
+        {
+            return Task.CompletedTask;
+        }
+
         // Rename first so the whole subtree disappears at once, then remove it at leisure.
         var graveyard = NewStagingPath();
         try
         {
-            Directory.Move(full, graveyard);
+            Renames.MoveNew(full, graveyard);
         }
         catch (DirectoryNotFoundException)
         {
@@ -242,6 +248,20 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
         return Task.CompletedTask;
     }
 
+    private static bool TryRemoveEmptyDirectory(string full)
+    {
+        try
+        {
+            Directory.Delete(full, recursive: false);
+            return true;
+        }
+        catch (IOException)
+        {
+            // Not empty (or gone meanwhile: the caller's rename then reports it missing).
+            return false;
+        }
+    }
+
     public Task<Uri?> RedirectUriAsync(string path, string method, CancellationToken cancellationToken) => Task.FromResult<Uri?>(null);
 
     /// <summary>Renames <paramref name="source"/> to <paramref name="destination"/>, creating missing parents atomically.</summary>
@@ -252,7 +272,7 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
         {
             try
             {
-                File.Move(source, destination, overwrite: true);
+                Renames.ReplaceFile(source, destination);
                 return;
             }
             catch (DirectoryNotFoundException) when (File.Exists(source))
@@ -264,32 +284,65 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
 
         // Find the topmost directory that is missing and build the chain below it in staging.
         var topMissing = parent;
+        var existingAncestorFound = false;
         while (true)
         {
             var up = Path.GetDirectoryName(topMissing)!;
-            if (up.Length <= _root.Length || Directory.Exists(up))
+            if (up.Length <= _root.Length)
             {
+                break;
+            }
+
+            if (Directory.Exists(up))
+            {
+                existingAncestorFound = true;
                 break;
             }
 
             topMissing = up;
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(topMissing)!);
+        if (!existingAncestorFound)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(topMissing)!);
+        }
+
         var stageRoot = NewStagingPath();
         var staged = Path.Combine(stageRoot, Path.GetRelativePath(topMissing, destination));
-        Directory.CreateDirectory(Path.GetDirectoryName(staged)!);
-        File.Move(source, staged);
+        CreateFreshChain(stageRoot, Path.GetDirectoryName(staged)!);
+        Renames.ReplaceFile(source, staged);
         try
         {
-            Directory.Move(stageRoot, topMissing);
+            Renames.MoveNew(stageRoot, topMissing);
         }
         catch (IOException)
         {
             // Another writer created the directory meanwhile; it exists now, so a plain rename works.
             Directory.CreateDirectory(parent);
-            File.Move(staged, destination, overwrite: true);
+            Renames.ReplaceFile(staged, destination);
             Directory.Delete(stageRoot, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Creates <paramref name="leaf"/> and the directories between it and <paramref name="top"/>, all new (they are
+    /// under a fresh staging name), top down: one mkdir each, where creating the leaf first would fail and climb.
+    /// </summary>
+    private static void CreateFreshChain(string top, string leaf)
+    {
+        var chain = new Stack<string>();
+        for (var directory = leaf; directory.Length >= top.Length; directory = Path.GetDirectoryName(directory)!)
+        {
+            chain.Push(directory);
+            if (directory.Length == top.Length)
+            {
+                break;
+            }
+        }
+
+        foreach (var directory in chain)
+        {
+            Directory.CreateDirectory(directory);
         }
     }
 
