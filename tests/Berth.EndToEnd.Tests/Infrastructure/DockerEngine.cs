@@ -105,6 +105,7 @@ public sealed class DockerEngine : IAsyncDisposable
             await StopDaemonAsync(daemon);
             daemon?.Dispose();
             await DeleteBridgeAsync(bridge);
+            await UnmountLeftoversAsync(directory.Path);
             directory.Dispose();
             throw;
         }
@@ -142,7 +143,27 @@ public sealed class DockerEngine : IAsyncDisposable
         await StopDaemonAsync(_daemon);
         _daemon.Dispose();
         await DeleteBridgeAsync(_bridge);
+        await UnmountLeftoversAsync(_directory.Path);
         _directory.Dispose();
+    }
+
+    /// <summary>
+    /// dockerd mounts its data root onto itself and the default network namespace under its exec root; a daemon that
+    /// had to be killed leaves them mounted, and a mounted directory cannot be deleted. Deepest first, lazily.
+    /// </summary>
+    private static async Task UnmountLeftoversAsync(string directory)
+    {
+        var prefix = directory.TrimEnd('/') + "/";
+        var mountPoints = (await File.ReadAllLinesAsync("/proc/self/mountinfo"))
+            .Select(line => line.Split(' '))
+            .Where(fields => fields.Length > 4)
+            .Select(fields => fields[4].Replace("\\040", " ", StringComparison.Ordinal))
+            .Where(mountPoint => mountPoint.StartsWith(prefix, StringComparison.Ordinal))
+            .OrderByDescending(mountPoint => mountPoint.Length);
+        foreach (var mountPoint in mountPoints)
+        {
+            await ExternalCommand.RunAsync("umount", ["--lazy", mountPoint]);
+        }
     }
 
     private async Task WaitUntilAnsweringAsync(CancellationToken cancellationToken)
