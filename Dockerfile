@@ -12,7 +12,7 @@
 # needs only what a self-contained .NET application needs (glibc, libstdc++, OpenSSL 3, zlib; CA certificates for
 # S3 over HTTPS); it needs no shell, because the runtime stage runs nothing while it is built.
 #
-# The Dockerfile works with BuildKit and with the classic builder (DOCKER_BUILDKIT=0).
+# Only instructions the classic builder (DOCKER_BUILDKIT=0) understands too, for engines without buildx.
 
 ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
 ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/runtime-deps:10.0

@@ -63,6 +63,7 @@ public sealed partial class UserGuideTests(BerthImageFixture fixture, ITestOutpu
     [InlineData("htpasswd", new[] { "401", "Login Succeeded" })]
     public async Task Section_CommandBlocks_RunAsWritten(string section, string[] expectedOutput)
     {
+        log.WriteLine($"--- image fixture ---\n{fixture.Preparation}");
         var blocks = ReadBlocks(section);
         Assert.NotEmpty(blocks);
         var output = new List<string>();
