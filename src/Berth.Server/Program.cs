@@ -22,6 +22,7 @@ namespace Berth.Server
                                      validate a configuration as `serve` loads it (REGISTRY_* included) and
                                      print the effective settings with secrets masked; exit 1 when invalid
               berth htpasswd ...     create or update an htpasswd file (bcrypt); `berth htpasswd -h` for flags
+              berth healthcheck [CONFIG]  exit 0 when the registry CONFIG describes answers here (container probes)
               berth version          print the version
               berth help             print this help
 
@@ -40,6 +41,7 @@ namespace Berth.Server
                     return await ConfigCheckCommand.RunAsync(args[1..], ProcessEnvironment(), Console.Out, Console.Error, CancellationToken.None);
                 case "htpasswd":
                     return await HtpasswdAsync(args[1..]);
+                case "healthcheck": return await HealthCheckCommand.RunAsync(args[1..], ProcessEnvironment(), CancellationToken.None);
                 case "version" or "--version" or "-v":
                     await Console.Out.WriteLineAsync($"berth {Version}");
                     return 0;

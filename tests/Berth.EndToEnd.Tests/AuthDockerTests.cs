@@ -1,96 +1,44 @@
-using System.Diagnostics;
 using System.Net;
 using Berth.EndToEnd.Tests.Infrastructure;
 
 namespace Berth.EndToEnd.Tests;
 
 /// <summary>
-/// A private Docker engine (Debian's docker.io: <c>dockerd</c> with vfs storage, no iptables, no bridge, its own data
-/// root and socket) and a secure Berth (TLS + htpasswd) on 127.0.0.1. Tests target loopback only; Docker treats every
-/// 127.0.0.0/8 registry as insecure, so it speaks TLS to Berth but does not verify the chain there (the CA is still
-/// installed in <c>/etc/docker/certs.d/HOST:PORT/ca.crt</c>, as the documentation tells users to). Certificate
-/// verification by real clients is covered by skopeo, podman and the .NET SDK tests.
+/// A private Docker engine (see <see cref="DockerEngine"/>; no bridge, containers are not needed here) and a secure
+/// Berth (TLS + htpasswd) on 127.0.0.1. Tests target loopback only; Docker treats every 127.0.0.0/8 registry as
+/// insecure, so it speaks TLS to Berth but does not verify the chain there (the CA is still installed in
+/// <c>/etc/docker/certs.d/HOST:PORT/ca.crt</c>, as the documentation tells users to). Certificate verification by real
+/// clients is covered by skopeo, podman and the .NET SDK tests.
 /// </summary>
 public sealed class DockerAndSecureBerthFixture : IAsyncLifetime
 {
-    private static readonly TimeSpan DaemonStartTimeout = TimeSpan.FromSeconds(60);
-
-    private TemporaryDirectory? _directory;
-    private Process? _daemon;
-    private OutputCollector? _daemonError;
+    private DockerEngine? _engine;
     private string? _certsDirectory;
 
     public SecureBerth Registry { get; private set; } = null!;
 
-    public string Socket => Path.Combine(_directory!.Path, "docker.sock");
+    public string Socket => _engine!.Socket;
 
     /// <summary>The client's own config directory (credentials from docker login go there).</summary>
-    public string ClientConfig => Path.Combine(_directory!.Path, "client");
+    public string ClientConfig => _engine!.ClientConfig;
 
-    public string DaemonLog => _daemonError is null ? "" : ExternalCommand.Tail(_daemonError.Text);
+    public string DaemonLog => _engine?.DaemonLog ?? "";
 
     public async Task InitializeAsync()
     {
-        _directory = TemporaryDirectory.Create("dockerd");
         Registry = await SecureBerth.StartAsync();
         _certsDirectory = Path.Combine("/etc/docker/certs.d", Registry.Host);
         Directory.CreateDirectory(_certsDirectory);
         File.Copy(Registry.CaPath, Path.Combine(_certsDirectory, "ca.crt"), overwrite: true);
-        Directory.CreateDirectory(ClientConfig);
-
-        var startInfo = new ProcessStartInfo(ExternalCommand.ResolveExecutable("dockerd"))
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in new[]
-        {
-            "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none",
-            "--data-root", _directory.Combine("data"), "--exec-root", _directory.Combine("exec"),
-            "--pidfile", _directory.Combine("docker.pid"), "--host", $"unix://{Socket}",
-        })
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        _daemon = Process.Start(startInfo) ?? throw new InvalidOperationException("dockerd did not start");
-        _ = new OutputCollector(_daemon.StandardOutput);
-        _daemonError = new OutputCollector(_daemon.StandardError);
-
-        var stopwatch = Stopwatch.StartNew();
-        while (true)
-        {
-            var version = await ExternalCommand.RunAsync("docker", ["--host", $"unix://{Socket}", "version", "--format", "{{.Server.Version}}"]);
-            if (version.ExitCode == 0)
-            {
-                break;
-            }
-
-            if (_daemon.HasExited || stopwatch.Elapsed > DaemonStartTimeout)
-            {
-                throw new InvalidOperationException($"dockerd is not answering: {version.DescribeOutput()}\n--- dockerd ---\n{DaemonLog}");
-            }
-
-            await Task.Delay(250);
-        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        _engine = await DockerEngine.StartAsync(privateBridge: false, timeout.Token);
     }
 
     public async Task DisposeAsync()
     {
-        if (_daemon is not null)
+        if (_engine is not null)
         {
-            try
-            {
-                _daemon.Kill(entireProcessTree: true);
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                await _daemon.WaitForExitAsync(timeout.Token);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-
-            _daemon.Dispose();
+            await _engine.DisposeAsync();
         }
 
         if (_certsDirectory is not null && Directory.Exists(_certsDirectory))
@@ -99,7 +47,6 @@ public sealed class DockerAndSecureBerthFixture : IAsyncLifetime
         }
 
         await Registry.DisposeAsync();
-        _directory?.Dispose();
     }
 }
 
