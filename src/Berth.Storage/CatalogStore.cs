@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text;
 using Berth.Core;
 using Berth.Storage.Drivers;
 
@@ -10,19 +11,28 @@ namespace Berth.Storage;
 /// repository path components cannot start with one.
 /// </summary>
 /// <remarks>
-/// <para>On the local filesystem the catalog is kept in two layers. Every directory's listing is cached and validated
-/// by its modification time, so a full walk costs one stat per directory instead of one listing. Above that, the
-/// sorted list of names is kept with the modification time of <c>repositories/</c> itself, and served after one stat
-/// while that time is unchanged. A new repository only moves the time of its own parent, so every Berth process that
-/// writes into a repository it has not seen listed touches <c>repositories/</c> after the write
-/// (<see cref="NoteWrittenAsync"/>): any process sharing the directory then walks again. Writers that are not Berth
-/// (registry:2 on the same volume) do not touch it; for them the list is walked again at least every
-/// <see cref="FullWalkInterval"/>.</para>
+/// <para>The sorted list of names is kept as a snapshot with a version of the storage's repository set, and served
+/// while that version is unchanged: on the local filesystem the modification time of <c>repositories/</c> (one stat),
+/// elsewhere (S3) a small token object, <c>_berth/catalog-version</c> (one GET instead of a listing request per
+/// directory of the tree). A new repository does not change either by itself (it only moves its own parent's time), so
+/// every Berth process that writes into a repository it has not seen listed bumps the version after the write
+/// (<see cref="NoteWrittenAsync"/>), and every process sharing the storage walks again. Writers that are not Berth
+/// (registry:2 on the same volume or bucket) do not bump it; for them the tree is walked again at least every
+/// <see cref="FullWalkInterval"/> on the filesystem and <see cref="RemoteFullWalkInterval"/> elsewhere. Below the
+/// snapshot, a filesystem walk caches every directory's listing, validated by its modification time, so a walk costs
+/// one stat per directory instead of one listing.</para>
 /// </remarks>
 public sealed class CatalogStore(IStorageDriver driver)
 {
-    /// <summary>The longest a repository created by a writer other than Berth can stay out of the catalog.</summary>
+    /// <summary>On the filesystem, the longest a repository created by a writer other than Berth can stay out of the catalog.</summary>
     public static readonly TimeSpan FullWalkInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>The same for object stores, where a walk is a listing request per directory and costs far more.</summary>
+    public static readonly TimeSpan RemoteFullWalkInterval = TimeSpan.FromSeconds(60);
+
+    /// <summary>The token object remote storage keeps the repository-set version in; outside <c>repositories/</c>, so
+    /// registry:2 never sees it.</summary>
+    public const string RemoteVersionPath = StoragePaths.Root + "/_berth/catalog-version";
 
     private const int MaxCachedDirectories = 200_000;
     private const int MaxAnnouncedRepositories = 100_000;
@@ -52,15 +62,14 @@ public sealed class CatalogStore(IStorageDriver driver)
 
     /// <summary>
     /// Tells the catalog that <paramref name="name"/> was just written into (a blob linked, a manifest stored), so the
-    /// repository may be new. Touches <c>repositories/</c> once per repository this process has not seen listed.
+    /// repository may be new. Bumps the repository-set version once per repository this process has not seen listed.
     /// </summary>
-    public Task NoteWrittenAsync(RepositoryName name, CancellationToken cancellationToken)
+    public async Task NoteWrittenAsync(RepositoryName name, CancellationToken cancellationToken)
     {
-        if (_localRoot is null
-            || _snapshot is { } snapshot && Array.BinarySearch(snapshot.Names, name.Value, RepositoryPathComparer.Instance) >= 0
+        if (_snapshot is { } snapshot && Array.BinarySearch(snapshot.Names, name.Value, RepositoryPathComparer.Instance) >= 0
             || !_announced.TryAdd(name.Value, 0))
         {
-            return Task.CompletedTask;
+            return;
         }
 
         if (_announced.Count > MaxAnnouncedRepositories)
@@ -70,36 +79,36 @@ public sealed class CatalogStore(IStorageDriver driver)
 
         try
         {
-            Directory.SetLastWriteTimeUtc(_localRoot, DateTime.UtcNow);
+            if (_localRoot is not null)
+            {
+                Directory.SetLastWriteTimeUtc(_localRoot, DateTime.UtcNow);
+            }
+            else
+            {
+                await driver.PutContentAsync(RemoteVersionPath, Encoding.ASCII.GetBytes(Guid.NewGuid().ToString("N")), cancellationToken);
+            }
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // Only the catalog's freshness for other processes depends on it, and FullWalkInterval bounds that.
+            // Only the catalog's freshness in other processes depends on it, and the full-walk interval bounds that.
             _announced.TryRemove(name.Value, out _);
         }
-
-        return Task.CompletedTask;
     }
 
     private async Task<string[]> SortedNamesAsync(CancellationToken cancellationToken)
     {
-        DateTimeOffset? rootModifiedAt = null;
-        if (_localRoot is not null)
+        // Read before the walk: a change made during the walk moves the version past what the snapshot records.
+        var version = await RepositorySetVersionAsync(cancellationToken);
+        if (version is null)
         {
-            try
-            {
-                rootModifiedAt = (await driver.StatAsync(StoragePaths.RepositoriesRoot, cancellationToken)).ModifiedAt;
-            }
-            catch (StoragePathNotFoundException)
-            {
-                return [];
-            }
+            return [];
+        }
 
-            if (_snapshot is { } snapshot && snapshot.RootModifiedAt == rootModifiedAt
-                && System.Diagnostics.Stopwatch.GetElapsedTime(snapshot.WalkedAt) < FullWalkInterval)
-            {
-                return snapshot.Names;
-            }
+        var interval = _localRoot is null ? RemoteFullWalkInterval : FullWalkInterval;
+        if (_snapshot is { } snapshot && snapshot.Version == version.Value.Stamp
+            && System.Diagnostics.Stopwatch.GetElapsedTime(snapshot.WalkedAt) < interval)
+        {
+            return snapshot.Names;
         }
 
         var walkedAt = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -107,12 +116,39 @@ public sealed class CatalogStore(IStorageDriver driver)
         await CollectAsync(StoragePaths.RepositoriesRoot, names, cancellationToken);
         var sorted = names.ToArray();
         Array.Sort(sorted, RepositoryPathComparer.Instance);
-        if (rootModifiedAt is { } stamp && stamp < DateTimeOffset.UtcNow - SettleTime)
+        if (version.Value.Settled)
         {
-            _snapshot = new CatalogSnapshot(stamp, walkedAt, sorted);
+            _snapshot = new CatalogSnapshot(version.Value.Stamp, walkedAt, sorted);
         }
 
         return sorted;
+    }
+
+    /// <summary>The repository-set version (see the remarks), whether it may be cached under, or null when there are no repositories.</summary>
+    private async Task<(string Stamp, bool Settled)?> RepositorySetVersionAsync(CancellationToken cancellationToken)
+    {
+        if (_localRoot is not null)
+        {
+            try
+            {
+                var modifiedAt = (await driver.StatAsync(StoragePaths.RepositoriesRoot, cancellationToken)).ModifiedAt;
+                return (modifiedAt.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture), modifiedAt < DateTimeOffset.UtcNow - SettleTime);
+            }
+            catch (StoragePathNotFoundException)
+            {
+                return null;
+            }
+        }
+
+        try
+        {
+            return (Encoding.ASCII.GetString(await driver.GetContentAsync(RemoteVersionPath, 64, cancellationToken)), true);
+        }
+        catch (StoragePathNotFoundException)
+        {
+            // No Berth has written here yet (a registry:2 bucket): the interval alone refreshes the snapshot.
+            return ("", true);
+        }
     }
 
     private static string? LocalRepositoriesRoot(IStorageDriver driver) =>
@@ -136,8 +172,8 @@ public sealed class CatalogStore(IStorageDriver driver)
         }
     }
 
-    /// <summary>A full walk's sorted names, with the time of <c>repositories/</c> it was taken under.</summary>
-    private sealed record CatalogSnapshot(DateTimeOffset RootModifiedAt, long WalkedAt, string[] Names);
+    /// <summary>A full walk's sorted names, with the repository-set version it was taken under.</summary>
+    private sealed record CatalogSnapshot(string Version, long WalkedAt, string[] Names);
 
     /// <summary>What the catalog needs of one directory: whether it is a repository, and where to descend.</summary>
     private sealed record CatalogDirectory(bool IsRepository, string[] Subdirectories)

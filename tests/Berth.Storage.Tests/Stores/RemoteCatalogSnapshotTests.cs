@@ -1,0 +1,92 @@
+using Berth.Core;
+using Berth.Storage.Drivers;
+
+namespace Berth.Storage.Tests.Stores;
+
+/// <summary>
+/// On storage without directory times (S3; here the in-memory driver, which behaves the same way) the catalog is
+/// served from a snapshot keyed by the <c>_berth/catalog-version</c> token: no listing request while nothing changed,
+/// and a repository another Berth process creates is listed at once.
+/// </summary>
+public sealed class RemoteCatalogSnapshotTests
+{
+    private static readonly Digest Blob = Digest.Compute("layer"u8);
+    private readonly ListCountingDriver _storage = new(new InMemoryDriver());
+
+    [Fact]
+    public async Task Unchanged_catalog_is_served_without_listing_storage()
+    {
+        var writer = BerthProcess();
+        await writer.LinkAsync(RepositoryName.Parse("team/a"), Blob, CancellationToken.None);
+        await writer.LinkAsync(RepositoryName.Parse("team/b"), Blob, CancellationToken.None);
+        var catalog = new CatalogStore(_storage);
+
+        Assert.Equal(["team/a", "team/b"], await ListAsync(catalog));
+        var listingsAfterFirstWalk = _storage.Lists;
+        Assert.Equal(["team/a", "team/b"], await ListAsync(catalog));
+        Assert.Equal(["team/a", "team/b"], await ListAsync(catalog));
+
+        Assert.Equal(listingsAfterFirstWalk, _storage.Lists);
+    }
+
+    [Fact]
+    public async Task A_repository_another_berth_process_creates_is_listed_at_once()
+    {
+        var catalog = new CatalogStore(_storage);
+        await BerthProcess().LinkAsync(RepositoryName.Parse("team/a"), Blob, CancellationToken.None);
+        Assert.Equal(["team/a"], await ListAsync(catalog));
+
+        await BerthProcess().LinkAsync(RepositoryName.Parse("team/a/nested"), Blob, CancellationToken.None);
+        await BerthProcess().LinkAsync(RepositoryName.Parse("other"), Blob, CancellationToken.None);
+
+        Assert.Equal(["other", "team/a", "team/a/nested"], await ListAsync(catalog));
+    }
+
+    [Fact]
+    public async Task The_version_token_lives_outside_the_repositories()
+    {
+        await BerthProcess().LinkAsync(RepositoryName.Parse("team/a"), Blob, CancellationToken.None);
+
+        Assert.NotEmpty(await _storage.GetContentAsync(CatalogStore.RemoteVersionPath, 64, CancellationToken.None));
+        Assert.StartsWith(StoragePaths.Root + "/_berth/", CatalogStore.RemoteVersionPath, StringComparison.Ordinal);
+        Assert.Equal(["team/a"], await ListAsync(new CatalogStore(_storage)));
+    }
+
+    /// <summary>A blob store as another Berth process has it: with a catalog of its own that announces new repositories.</summary>
+    private BlobStore BerthProcess() => new(_storage, catalog: new CatalogStore(_storage));
+
+    private static async Task<IReadOnlyList<string>> ListAsync(CatalogStore catalog) =>
+        (await catalog.ListAsync(1000, null, CancellationToken.None)).Names;
+
+    /// <summary>Counts listing requests, the calls a catalog walk is made of on an object store.</summary>
+    private sealed class ListCountingDriver(IStorageDriver inner) : IStorageDriver
+    {
+        private int _lists;
+
+        public int Lists => _lists;
+
+        public string Name => inner.Name;
+
+        public Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken) => inner.GetContentAsync(path, maxBytes, cancellationToken);
+
+        public Task PutContentAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) => inner.PutContentAsync(path, content, cancellationToken);
+
+        public Task<Stream> OpenReadAsync(string path, long offset, CancellationToken cancellationToken) => inner.OpenReadAsync(path, offset, cancellationToken);
+
+        public Task<StorageWriter> OpenWriteAsync(string path, bool append, CancellationToken cancellationToken) => inner.OpenWriteAsync(path, append, cancellationToken);
+
+        public Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken) => inner.StatAsync(path, cancellationToken);
+
+        public Task<IReadOnlyList<string>> ListAsync(string path, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _lists);
+            return inner.ListAsync(path, cancellationToken);
+        }
+
+        public Task MoveAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken) => inner.MoveAsync(sourcePath, destinationPath, cancellationToken);
+
+        public Task DeleteAsync(string path, CancellationToken cancellationToken) => inner.DeleteAsync(path, cancellationToken);
+
+        public Task<Uri?> RedirectUriAsync(string path, string method, CancellationToken cancellationToken) => inner.RedirectUriAsync(path, method, cancellationToken);
+    }
+}
