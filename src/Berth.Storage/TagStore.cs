@@ -4,15 +4,24 @@ using Berth.Storage.Drivers;
 namespace Berth.Storage;
 
 /// <summary>Tags: <c>_manifests/tags/&lt;tag&gt;/current/link</c> plus the history under <c>index/</c>.</summary>
+/// <remarks>
+/// Sorted tag lists are cached. On the local filesystem a list is validated by the tags directory's modification time
+/// (adding or removing a tag renames an entry in or out of it). On storage without directory times (S3), where a list
+/// of thousands of tags is several listing requests, it is keyed by a version token per repository,
+/// <c>_berth/tag-lists/&lt;name&gt;/version</c> (outside <c>repositories/</c>), which Berth rewrites whenever it adds
+/// or removes a tag: an unchanged list costs one GET, and every replica sees a change at once. Tags that another
+/// program (registry:2 on the same bucket) adds appear within <see cref="CatalogStore.RemoteFullWalkInterval"/>.
+/// A garbage collection always lists afresh.
+/// </remarks>
 public sealed class TagStore(IStorageDriver driver)
 {
     private const int MaxCachedListings = 1024;
 
-    /// <summary>
-    /// Sorted tag lists of local-filesystem repositories: adding or removing a tag renames an entry in or out of the
-    /// tags directory, so a paged walk of thousands of tags lists the directory once.
-    /// </summary>
     private readonly DirectoryListingCache<string[]> _listings = new(driver, MaxCachedListings, SortedNames);
+
+    private readonly bool _remote = driver is not (ILocalFileDriver or ValidatingDriver { Inner: ILocalFileDriver });
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RemoteListing> _remoteListings = new(StringComparer.Ordinal);
 
     public Task<Digest?> ResolveAsync(RepositoryName name, string tag, CancellationToken cancellationToken) =>
         Links.ReadAsync(driver, StoragePaths.TagCurrentLink(name, tag), cancellationToken);
@@ -21,17 +30,101 @@ public sealed class TagStore(IStorageDriver driver)
     {
         // The current link first: it creates the tag's directory, so a listing can never show a
         // tag that does not resolve. A crash before the history entry loses only history.
-        await Links.WriteIfChangedAsync(driver, StoragePaths.TagCurrentLink(name, tag), digest, cancellationToken);
+        var current = StoragePaths.TagCurrentLink(name, tag);
+        var previous = await Links.ReadAsync(driver, current, cancellationToken);
+        if (previous != digest)
+        {
+            await Links.WriteAsync(driver, current, digest, cancellationToken);
+        }
+
+        if (previous is null)
+        {
+            await ListChangedAsync(name, cancellationToken);
+        }
+
         await Links.WriteIfChangedAsync(driver, StoragePaths.TagIndexLink(name, tag, digest), digest, cancellationToken);
     }
 
-    public Task<bool> DeleteAsync(RepositoryName name, string tag, CancellationToken cancellationToken) =>
-        Links.DeleteIfExistsAsync(driver, StoragePaths.Tag(name, tag), cancellationToken);
+    public async Task<bool> DeleteAsync(RepositoryName name, string tag, CancellationToken cancellationToken)
+    {
+        var deleted = await Links.DeleteIfExistsAsync(driver, StoragePaths.Tag(name, tag), cancellationToken);
+        if (deleted)
+        {
+            await ListChangedAsync(name, cancellationToken);
+        }
+
+        return deleted;
+    }
 
     /// <summary>All tags in lexical (ordinal) order, or null when the repository does not exist.</summary>
-    public async Task<IReadOnlyList<string>?> ListAsync(RepositoryName name, CancellationToken cancellationToken) =>
-        await _listings.GetAsync(StoragePaths.Tags(name), cancellationToken)
-        ?? (await RepositoryExistsAsync(name, cancellationToken) ? [] : null);
+    /// <param name="name">The repository.</param>
+    /// <param name="fresh">List storage even where a cached list would be trusted (garbage collection).</param>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    public async Task<IReadOnlyList<string>?> ListAsync(RepositoryName name, CancellationToken cancellationToken, bool fresh = false)
+    {
+        var tags = _remote ? await RemoteListAsync(name, fresh, cancellationToken) : await _listings.GetAsync(StoragePaths.Tags(name), cancellationToken);
+        return tags ?? (await RepositoryExistsAsync(name, cancellationToken) ? [] : null);
+    }
+
+    private async Task<string[]?> RemoteListAsync(RepositoryName name, bool fresh, CancellationToken cancellationToken)
+    {
+        // Read before listing: a tag added during the listing moves the version past what is cached with it.
+        var version = await ReadVersionAsync(name, cancellationToken);
+        if (!fresh && _remoteListings.TryGetValue(name.Value, out var cached) && cached.Version == version
+            && System.Diagnostics.Stopwatch.GetElapsedTime(cached.ListedAt) < CatalogStore.RemoteFullWalkInterval)
+        {
+            return cached.Tags;
+        }
+
+        var listedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        string[] tags;
+        try
+        {
+            tags = SortedNames(await driver.ListAsync(StoragePaths.Tags(name), cancellationToken));
+        }
+        catch (StoragePathNotFoundException)
+        {
+            _remoteListings.TryRemove(name.Value, out _);
+            return null;
+        }
+
+        if (_remoteListings.Count >= MaxCachedListings)
+        {
+            _remoteListings.Clear();
+        }
+
+        _remoteListings[name.Value] = new RemoteListing(version, listedAt, tags);
+        return tags;
+    }
+
+    private async Task<string> ReadVersionAsync(RepositoryName name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return System.Text.Encoding.ASCII.GetString(await driver.GetContentAsync(VersionPath(name), 64, cancellationToken));
+        }
+        catch (StoragePathNotFoundException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>After a tag was added or removed: on remote storage, a new version for every replica's cached list.</summary>
+    private async Task ListChangedAsync(RepositoryName name, CancellationToken cancellationToken)
+    {
+        if (!_remote)
+        {
+            return;
+        }
+
+        _remoteListings.TryRemove(name.Value, out _);
+        await driver.PutContentAsync(VersionPath(name), System.Text.Encoding.ASCII.GetBytes(Guid.NewGuid().ToString("N")), cancellationToken);
+    }
+
+    private static string VersionPath(RepositoryName name) => $"{StoragePaths.Root}/_berth/tag-lists/{name.Value}/version";
+
+    /// <summary>A remote repository's sorted tags, with the version token they were listed under.</summary>
+    private sealed record RemoteListing(string Version, long ListedAt, string[] Tags);
 
     private static string[] SortedNames(IReadOnlyList<string> entries)
     {

@@ -208,7 +208,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             }
         }
 
-        repository.TagNames = [.. await tags.ListAsync(repository.Name, cancellationToken) ?? []];
+        repository.TagNames = [.. await tags.ListAsync(repository.Name, cancellationToken, fresh: true) ?? []];
         repository.LayerLinks = [.. await LayoutWalker.DigestTreeAsync(driver, root + "/_layers", cancellationToken)];
 
         // As registry:2: revisions are what exists; tags only decide which of them are reached. A
@@ -562,7 +562,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
                 // A tag moved onto a manifest this run deleted must resolve again. (A tag moved
                 // onto an index whose child it deleted needs nothing here: the index is a new
                 // revision, and following it restores the child.)
-                foreach (var tag in await tags.ListAsync(name, cancellationToken) ?? [])
+                foreach (var tag in await tags.ListAsync(name, cancellationToken, fresh: true) ?? [])
                 {
                     if (await tags.ResolveAsync(name, tag, cancellationToken) is { } target && repository.Deleted.Contains(target))
                     {
