@@ -16,6 +16,8 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           list          --url U [--repeat 10] [--max-seconds 60] [--expect-items N]
           sink          --listen 127.0.0.1:PORT --dir D [--buffer-kib 128] [--max-seconds 3600]   (PUT /full, /serial, /hash, /discard)
           report        --results FILE.tsv [--out FILE.md]
+          s3-delete-prefix --endpoint U --bucket B --prefix P [--region us-east-1] [--timeout 300]
+                        (keys from S3_ACCESS_KEY / S3_SECRET_KEY)
         """);
     return 2;
 }
@@ -34,10 +36,12 @@ try
         "list" => await ListCommand.RunAsync(options),
         "sink" => SinkCommand.Run(options),
         "report" => ReportCommand.Run(options),
+        "s3-delete-prefix" => await S3Commands.DeletePrefixAsync(options),
         _ => throw new ArgumentException($"unknown verb '{args[0]}'"),
     };
 }
-catch (Exception ex) when (ex is ArgumentException or BenchmarkException or HttpRequestException or IOException or OperationCanceledException)
+catch (Exception ex) when (ex is ArgumentException or BenchmarkException or HttpRequestException or IOException or OperationCanceledException
+    or Amazon.Runtime.AmazonServiceException)
 {
     Console.Error.WriteLine($"berth-load {args[0]}: {ex.Message}");
     return 1;

@@ -69,9 +69,9 @@ internal static class ReportCommand
         };
 
         var md = new StringBuilder();
-        md.AppendLine(CultureInfo.InvariantCulture, $"# Berth vs Distribution {M("distribution_version", "2.8.2")}: benchmark report");
+        md.AppendLine(CultureInfo.InvariantCulture, $"# Berth vs Distribution {M("distribution_version", "2.8.2")}: {M("title", "benchmark report")}");
         md.AppendLine();
-        foreach (var (key, value) in meta.Where(x => x.Key is "date" or "command" or "machine" or "cores" or "kernel" or "parameters" or "load_before" or "load_after" or "berth_commit" or "duration_total"))
+        foreach (var (key, value) in meta.Where(x => x.Key is "date" or "command" or "machine" or "cores" or "kernel" or "storage" or "parameters" or "load_before" or "load_after" or "berth_commit" or "duration_total"))
         {
             md.AppendLine(CultureInfo.InvariantCulture, $"- **{key}**: {value}");
         }
@@ -85,6 +85,11 @@ internal static class ReportCommand
         {
             var b = Median("berth", row.Key);
             var d = Median("distribution", row.Key);
+            if (b is null && d is null)
+            {
+                continue;   // a figure this run does not take (bench/s3.sh takes a subset)
+            }
+
             var c = row.CeilingKey is null ? null : Median("ceiling", row.CeilingKey);
             var ratio = b is not null && d is not null && d != 0 ? b / d : null;
             var verdict = ratio is not { } r || r <= 0 ? "" : Verdict(row.HigherBetter ? r : 1 / r);
@@ -93,11 +98,22 @@ internal static class ReportCommand
                 $"| {row.Label} | {row.Unit} | {Fmt(b, row.Unit)} | {Fmt(d, row.Unit)} | {(ratio is null ? "" : $"{ratio:F2}")} | {verdict} | {Fmt(c, row.Unit)} | {ofCeiling} |");
         }
 
-        md.AppendLine();
-        md.AppendLine("## Machine ceilings and load-client check (same run)");
-        md.AppendLine();
-        md.AppendLine("| what | unit | median | rounds |");
-        md.AppendLine("|---|---|---:|---:|");
+        if (M("show_rounds", "0") == "1")
+        {
+            // Every round's figure, in the order the rounds ran (bench/s3.sh: few rounds, a noisy shared store).
+            md.AppendLine();
+            md.AppendLine("## Every round");
+            md.AppendLine();
+            md.AppendLine("| figure | unit | Berth, rounds 1.. | Distribution, rounds 1.. |");
+            md.AppendLine("|---|---|---|---|");
+            string Each(string subject, Row row) =>
+                values.TryGetValue((subject, row.Key), out var list) ? string.Join(" / ", list.Select(v => Fmt(v, row.Unit))) : "";
+            foreach (var row in rows.Where(r => Count("berth", r.Key) + Count("distribution", r.Key) > 0))
+            {
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {row.Label} | {row.Unit} | {Each("berth", row)} | {Each("distribution", row)} |");
+            }
+        }
+
         var ceilings = new (string Key, string Label, string Unit)[]
         {
             ("sha256_openssl_mbps", "`openssl speed -evp sha256`, 16 KiB blocks, one core", "MB/s"),
@@ -114,7 +130,16 @@ internal static class ReportCommand
             ("nginx_head_rps", $"nginx 1 KiB HEAD, C# client {M("connections")}c (HEAD ceiling)", "req/s"),
             ("nginx_head_p99", "  p99", "ms"),
         };
-        foreach (var (key, label, unit) in ceilings)
+        if (values.Keys.Any(k => k.Subject == "ceiling"))
+        {
+            md.AppendLine();
+            md.AppendLine("## Machine ceilings and load-client check (same run)");
+            md.AppendLine();
+            md.AppendLine("| what | unit | median | rounds |");
+            md.AppendLine("|---|---|---:|---:|");
+        }
+
+        foreach (var (key, label, unit) in ceilings.Where(c => Count("ceiling", c.Key) > 0))
         {
             md.AppendLine(CultureInfo.InvariantCulture, $"| {label} | {unit} | {Fmt(Median("ceiling", key), unit)} | {Count("ceiling", key)} |");
         }

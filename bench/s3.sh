@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Berth against Distribution 2.8.2 (Debian's docker-registry) over the SAME S3-compatible object store, side by
+# side on 127.0.0.1 with equivalent configurations (each its own key prefix in one bucket, redirects off so blob
+# bytes flow through the registry). Every figure is taken for both servers in each round, the order alternating
+# between rounds; the report holds the medians and every round's figure. See bench/README.md ("S3").
+#
+#   set -a; . /path/to/s3.env; set +a        # S3_ENDPOINT S3_REGION S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY
+#   bench/s3.sh                              # 3 rounds, 1 GiB blob, 5,000 tags, 300 repositories
+#   BENCH_BLOB_MIB=512 bench/s3.sh           # a small RAM-backed store: each push holds about twice the blob for a while
+#   BENCH_ROUNDS=1 BENCH_BLOB_MIB=64 BENCH_TAGS=500 BENCH_REPOS=50 BENCH_SETTLE=0 bench/s3.sh   # smoke
+#
+# Writes the report to stdout and bench/results/s3-latest.md (raw figures: s3-latest.tsv). Everything it started
+# is stopped and everything it wrote below its bucket prefix is deleted on exit, including Ctrl-C.
+set -euo pipefail
+repo_root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo_root"
+
+rounds=${BENCH_ROUNDS:-3}
+blob_mib=${BENCH_BLOB_MIB:-1024}
+tags=${BENCH_TAGS:-5000}
+page=${BENCH_PAGE:-100}
+repos=${BENCH_REPOS:-300}
+catalog_n=${BENCH_CATALOG_N:-1000}
+fill_concurrency=${BENCH_FILL_CONCURRENCY:-64}
+fill_timeout=${BENCH_FILL_TIMEOUT:-600}
+list_repeat=${BENCH_LIST_REPEAT:-5}
+settle=${BENCH_SETTLE:-120}
+chunksize=${BENCH_S3_CHUNKSIZE:-10485760}
+port_base=${BENCH_PORT_BASE:-5680}
+verify=${BENCH_VERIFY:-1}
+out=${BENCH_OUT:-bench/results/s3-latest.md}
+tmp_root=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
+prefix_base=${BENCH_S3_PREFIX:-berth-bench-s3}
+
+for n in rounds blob_mib tags page repos catalog_n fill_concurrency fill_timeout list_repeat settle chunksize port_base; do
+  [[ ${!n} =~ ^[0-9]+$ ]] || { echo "bench: $n must be a whole number, got '${!n}'" >&2; exit 2; }
+done
+(( rounds >= 1 && blob_mib >= 1 && tags >= 1 && page >= 1 && repos >= 1 && fill_concurrency >= 1 && list_repeat >= 1 )) ||
+  { echo "bench: rounds, blob, tags, page, repos, fill concurrency and list repeat must be >= 1" >&2; exit 2; }
+for v in S3_ENDPOINT S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY; do
+  [[ -n ${!v:-} ]] || { echo "bench: $v is not set (S3_ENDPOINT S3_REGION S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY)" >&2; exit 2; }
+done
+region=${S3_REGION:-us-east-1}
+[[ $prefix_base =~ ^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$ ]] || { echo "bench: BENCH_S3_PREFIX must be a plain key prefix" >&2; exit 2; }
+for tool in curl openssl docker-registry dotnet git; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (apt-get install docker-registry curl openssl)" >&2; exit 2; }
+done
+curl -sS --max-time 5 -o /dev/null "$S3_ENDPOINT" || { echo "bench: the object store at $S3_ENDPOINT does not answer" >&2; exit 2; }
+
+berth_port=$port_base dist_port=$((port_base + 1))
+for p in $berth_port $dist_port; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "bench: port $p is in use; set BENCH_PORT_BASE" >&2; exit 2; fi
+done
+
+started=$(date +%s)
+log() { printf '[s3bench %4ds] %s\n' "$(( $(date +%s) - started ))" "$*" >&2; }
+work=$(mktemp -d "$tmp_root/berth-s3bench.XXXXXX")
+# One prefix per run: <base>/<time>-<random>/{berth,distribution}. Deleted whole on exit.
+run_prefix="$prefix_base/$(date -u +%Y%m%d-%H%M%S)-$(basename "$work" | sed 's/.*\.//')"
+pids=()
+s3_delete() { # prefix (relative to the bucket); needs the load client
+  [[ -f $work/load/berth-load.dll ]] || return 0
+  timeout --kill-after=5 600 dotnet "$work/load/berth-load.dll" s3-delete-prefix --endpoint "$S3_ENDPOINT" --region "$region" \
+    --bucket "$S3_BUCKET" --prefix "$1" --timeout 580 2>>"$work/client.err"
+}
+cleanup() {
+  local p
+  log "stopping servers, deleting s3://$S3_BUCKET/$run_prefix/, removing $work"
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    (( alive )) || break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  local line
+  if line=$(s3_delete "$run_prefix"); then log "deleted from the store: $line"
+  else log "WARNING: could not delete s3://$S3_BUCKET/$run_prefix/: $(tail -c 300 "$work/client.err" 2>/dev/null)"; fi
+  rm -rf "$work"
+  log "cleaned up"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+results=$work/results.tsv
+: >"$results"
+meta() { printf 'meta\t%s\t%s\n' "$1" "$2" >>"$results"; }
+note() { printf 'note\t%s\t%s\n' "$1" "$2" >>"$results"; log "NOTE $1: $2"; }
+record() { # subject figure round value
+  [[ -n $4 ]] || { note "$1" "$2 round $3: no value"; return 0; }
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$results"
+}
+kv() { # KEY <<< "k=v k=v"
+  awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
+}
+
+# --- build (as run.sh: copied out, since other builds rewrite bin/ in place) ---------------------
+berth_dir=$work/berth
+if [[ -n ${BENCH_BERTH_DIR:-} ]]; then
+  log "using the prebuilt server in $BENCH_BERTH_DIR"
+  cp -r "$BENCH_BERTH_DIR" "$berth_dir"
+  berth_desc="prebuilt $BENCH_BERTH_DIR"
+else
+  log "building Berth (working tree, Release)"
+  timeout 900 dotnet build src/Berth.Server -c Release -nologo -v q >"$work/build.log" 2>&1 ||
+    { tail -20 "$work/build.log" >&2; exit 1; }
+  cp -r src/Berth.Server/bin/Release/net10.0 "$berth_dir"
+  berth_desc="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
+fi
+log "building the load client"
+timeout 600 dotnet build bench/Berth.LoadClient -c Release -nologo -v q >"$work/build-load.log" 2>&1 ||
+  { tail -20 "$work/build-load.log" >&2; exit 1; }
+cp -r bench/Berth.LoadClient/bin/Release/net10.0 "$work/load"
+client() { timeout --kill-after=5 "${CLIENT_TIMEOUT:-900}" dotnet "$work/load/berth-load.dll" "$@" 2>"$work/client.err"; }
+client_err() { tail -c 400 "$work/client.err" 2>/dev/null | tr '\n\t' '  '; }
+
+# --- data ----------------------------------------------------------------------------------------
+blob=$work/blob
+log "generating a $blob_mib MiB random file"
+head -c $(( blob_mib * 1024 * 1024 )) /dev/urandom >"$blob"
+blob_bytes=$(( blob_mib * 1024 * 1024 ))
+
+# --- servers: the same storage section, each its own rootdirectory ---------------------------------
+# Keys go to the servers through REGISTRY_STORAGE_S3_ACCESSKEY/SECRETKEY (both read them), not the files.
+# forcepathstyle and checksums are Berth's keys (Distribution 2.8.2 ignores them and uses path style
+# whenever regionendpoint is set); the rest are registry:2's, with the same values for both.
+secure=false; [[ $S3_ENDPOINT == https:* ]] && secure=true
+registry_config() { # name port
+  cat >"$work/$1.yml" <<YAML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+http: {addr: 127.0.0.1:$2, secret: bench-secret}
+storage:
+  s3:
+    region: $region
+    regionendpoint: $S3_ENDPOINT
+    bucket: $S3_BUCKET
+    rootdirectory: /$run_prefix/$1
+    forcepathstyle: true
+    secure: $secure
+    v4auth: true
+    chunksize: $chunksize
+    checksums: whenrequired
+  delete: {enabled: true}
+  redirect: {disable: true}
+  maintenance: {uploadpurging: {enabled: false}}
+YAML
+}
+wait_ready() { # url
+  for _ in $(seq 1 300); do
+    curl -fsS --max-time 1 -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 did not come up" >&2; return 1
+}
+
+registry_config berth "$berth_port"
+registry_config distribution "$dist_port"
+export REGISTRY_STORAGE_S3_ACCESSKEY=$S3_ACCESS_KEY REGISTRY_STORAGE_S3_SECRETKEY=$S3_SECRET_KEY
+dotnet "$berth_dir/berth.dll" serve "$work/berth.yml" >"$work/berth.log" 2>&1 &
+berth_pid=$!; pids+=("$berth_pid")
+env -u AWS_CA_BUNDLE docker-registry serve "$work/distribution.yml" >"$work/distribution.log" 2>&1 &
+dist_pid=$!; pids+=("$dist_pid")
+unset REGISTRY_STORAGE_S3_ACCESSKEY REGISTRY_STORAGE_S3_SECRETKEY
+
+declare -A url=([berth]="http://127.0.0.1:$berth_port" [distribution]="http://127.0.0.1:$dist_port")
+declare -A pid=([berth]=$berth_pid [distribution]=$dist_pid)
+for s in berth distribution; do
+  wait_ready "${url[$s]}/v2/" || { tail -20 "$work/$s.log" >&2; exit 1; }
+done
+log "servers up: berth :$berth_port (pid $berth_pid), distribution :$dist_port (pid $dist_pid), store $S3_ENDPOINT bucket $S3_BUCKET prefix $run_prefix/"
+
+# --- metadata ------------------------------------------------------------------------------------
+meta title "over S3 (same object store)"
+meta show_rounds 1
+meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+meta command "$(env | grep -E '^BENCH_' | sort | tr '\n' ' ')bench/s3.sh"
+meta machine "$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), $(free -g | awk '/^Mem:/{print $2}') GiB RAM"
+meta cores "$(nproc)"
+meta kernel "$(uname -r)"
+meta storage "S3 at $S3_ENDPOINT, bucket $S3_BUCKET, one prefix per server; chunksize $chunksize; redirects disabled; no blob descriptor cache"
+meta berth_commit "$berth_desc"
+meta distribution_version "$(docker-registry --version | awk '{print $3}')"
+meta load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
+meta parameters "rounds=$rounds blob=${blob_mib}MiB tags=$tags page=$page repos=$repos catalog_n=$catalog_n fill_concurrency=$fill_concurrency list_repeat=$list_repeat settle=${settle}s"
+for k in rounds blob_mib tags page repos catalog_n; do meta "$k" "${!k}"; done
+
+# --- fill each registry: one tiny image tagged $tags times (concurrent manifest PUTs), $repos repositories
+for s in berth distribution; do
+  log "$s: populating $tags tags ($fill_concurrency concurrent manifest PUTs) and $repos repositories"
+  line=$(CLIENT_TIMEOUT=$((fill_timeout + 30)) client populate-tags --registry "${url[$s]}" --repo bench/tags --count "$tags" \
+    --concurrency "$fill_concurrency" --timeout "$fill_timeout") ||
+    { echo "bench: $s: populate-tags failed: $(client_err)" >&2; exit 1; }
+  record "$s" populate_tags_s 0 "$(kv seconds <<<"$line")"
+  line=$(CLIENT_TIMEOUT=$((fill_timeout + 30)) client populate-repos --registry "${url[$s]}" --prefix cat/r --from bench/tags --count "$repos" \
+    --concurrency "$fill_concurrency" --timeout "$fill_timeout") ||
+    { echo "bench: $s: populate-repos failed: $(client_err)" >&2; exit 1; }
+  record "$s" populate_repos_s 0 "$(kv seconds <<<"$line")"
+done
+
+# --- measurements --------------------------------------------------------------------------------
+salt=0
+push() { # subject round -> sets last_digest
+  salt=$((salt + 1))
+  local line
+  if line=$(client push-blob --registry "${url[$1]}" --repo bench/blob --file "$blob" --chunk-bytes 0 --salt "$salt" --timeout 600); then
+    record "$1" push_mono_mbps "$2" "$(kv mbps <<<"$line")"
+    last_digest=$(kv digest <<<"$line")
+  else
+    note "$1" "push round $2 failed: $(client_err)"; last_digest=""
+  fi
+}
+pull() { # subject round url
+  local line code size secs
+  line=$(curl -sS --max-time 600 -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "$3") || { note "$1" "pull round $2: curl failed"; return 0; }
+  read -r code size secs <<<"$line"
+  if [[ $code != 200 || $size != "$blob_bytes" ]]; then note "$1" "pull round $2: HTTP $code, $size bytes (want 200, $blob_bytes)"; return 0; fi
+  record "$1" pull_whole_mbps "$2" "$(awk -v b="$size" -v t="$secs" 'BEGIN{ if (t > 0) printf "%.1f", b / t / 1e6 }')"
+}
+list_run() { # subject round figure url expect
+  local line
+  line=$(client list --url "$4" --repeat "$list_repeat" --max-seconds 120 --expect-items "$5") || { note "$1" "$3 round $2 failed: $(client_err)"; return 0; }
+  record "$1" "${3}_ms" "$2" "$(kv median_ms <<<"$line")"
+  record "$1" "${3}_pages" "$2" "$(kv pages <<<"$line")"
+  record "$1" "${3}_items" "$2" "$(kv items <<<"$line")"
+}
+drop_blob() { # subject digest: the round's blob leaves the store (a RAM-backed store has little room)
+  local hex=${2#sha256:}
+  [[ -n $hex ]] || return 0
+  s3_delete "$run_prefix/$1/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex" >/dev/null ||
+    note "$1" "could not delete blob $2 from the store: $(client_err)"
+}
+
+for round in $(seq 1 "$rounds"); do
+  if (( round % 2 == 1 )); then order=(berth distribution); else order=(distribution berth); fi
+  log "round $round/$rounds: ${order[*]}"
+
+  log "  push ${blob_mib} MiB monolithic, then pull it"
+  declare -A pushed=()
+  for s in "${order[@]}"; do push "$s" "$round"; pushed[$s]=$last_digest; done
+  for s in "${order[@]}"; do
+    if [[ -n ${pushed[$s]} ]]; then pull "$s" "$round" "${url[$s]}/v2/bench/blob/blobs/${pushed[$s]}"; fi
+  done
+  if (( verify && round == 1 )); then
+    for s in "${order[@]}"; do
+      d=${pushed[$s]}; [[ -n $d ]] || continue
+      got=$(curl -fsS --max-time 600 "${url[$s]}/v2/bench/blob/blobs/$d" | openssl dgst -sha256 -r | cut -d' ' -f1)
+      [[ "sha256:$got" == "$d" ]] || note "$s" "VERIFY FAILED: $d pulled back as sha256:$got"
+    done
+    log "  round 1's blobs pulled back and checked (untimed)"
+  fi
+  for s in "${order[@]}"; do drop_blob "$s" "${pushed[$s]}"; done
+
+  log "  tags list (whole, pages of $page) and catalog"
+  for s in "${order[@]}"; do
+    list_run "$s" "$round" tags_list "${url[$s]}/v2/bench/tags/tags/list" "$tags"
+    list_run "$s" "$round" tags_paged "${url[$s]}/v2/bench/tags/tags/list?n=$page" "$tags"
+    list_run "$s" "$round" catalog "${url[$s]}/v2/_catalog?n=$catalog_n" "$repos"
+  done
+
+  if (( round < rounds && settle > 0 )); then
+    # Deleted objects' data is reclaimed by the store later (Ceph RGW's garbage collector); give it time
+    # so the next round's pushes do not fill a small RAM-backed store.
+    log "  settling ${settle}s for the store to reclaim deleted data"
+    sleep "$settle"
+  fi
+done
+
+# --- whole-run resource use ----------------------------------------------------------------------
+ticks=$(getconf CLK_TCK)
+for s in berth distribution; do
+  record "$s" cpu_s 0 "$(sed 's/^.*) //' "/proc/${pid[$s]}/stat" | awk -v t="$ticks" '{printf "%.1f", ($12 + $13) / t}')"
+  record "$s" rss_mib 0 "$(awk '/^VmHWM/{printf "%.1f", $2 / 1024}' "/proc/${pid[$s]}/status")"
+done
+meta load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
+meta duration_total "$(( $(date +%s) - started )) s"
+
+mkdir -p "$(dirname "$out")"
+cp "$results" "${out%.md}.tsv"
+client report --results "$results" --out "$out"
+log "report written to $out"
