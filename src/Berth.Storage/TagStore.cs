@@ -15,6 +15,9 @@ namespace Berth.Storage;
 /// </remarks>
 public sealed class TagStore(IStorageDriver driver)
 {
+    /// <summary>How long a validated remote list answers the continuation pages of a paged walk.</summary>
+    public static readonly TimeSpan ContinuationWindow = TimeSpan.FromSeconds(2);
+
     private const int MaxCachedListings = 1024;
 
     private readonly DirectoryListingCache<string[]> _listings = new(driver, MaxCachedListings, SortedNames);
@@ -60,19 +63,36 @@ public sealed class TagStore(IStorageDriver driver)
     /// <param name="name">The repository.</param>
     /// <param name="fresh">List storage even where a cached list would be trusted (garbage collection).</param>
     /// <param name="cancellationToken">Cancels the listing.</param>
-    public async Task<IReadOnlyList<string>?> ListAsync(RepositoryName name, CancellationToken cancellationToken, bool fresh = false)
+    /// <param name="continuation">
+    /// The request continues a paged walk (it names <c>last</c>): on remote storage a list validated within the last
+    /// <see cref="ContinuationWindow"/> is trusted without asking for the version again, so a walk of 50 pages costs
+    /// one round trip to the store instead of 50. The walk's first page always validates, so a client that adds a tag
+    /// and then lists sees it.
+    /// </param>
+    public async Task<IReadOnlyList<string>?> ListAsync(RepositoryName name, CancellationToken cancellationToken, bool fresh = false,
+        bool continuation = false)
     {
-        var tags = _remote ? await RemoteListAsync(name, fresh, cancellationToken) : await _listings.GetAsync(StoragePaths.Tags(name), cancellationToken);
+        var tags = _remote
+            ? await RemoteListAsync(name, fresh, continuation, cancellationToken)
+            : await _listings.GetAsync(StoragePaths.Tags(name), cancellationToken);
         return tags ?? (await RepositoryExistsAsync(name, cancellationToken) ? [] : null);
     }
 
-    private async Task<string[]?> RemoteListAsync(RepositoryName name, bool fresh, CancellationToken cancellationToken)
+    private async Task<string[]?> RemoteListAsync(RepositoryName name, bool fresh, bool continuation, CancellationToken cancellationToken)
     {
+        if (!fresh && continuation && _remoteListings.TryGetValue(name.Value, out var recent)
+            && System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref recent.ValidatedAt)) < ContinuationWindow)
+        {
+            return recent.Tags;
+        }
+
         // Read before listing: a tag added during the listing moves the version past what is cached with it.
+        var validatedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         var version = await ReadVersionAsync(name, cancellationToken);
         if (!fresh && _remoteListings.TryGetValue(name.Value, out var cached) && cached.Version == version
             && System.Diagnostics.Stopwatch.GetElapsedTime(cached.ListedAt) < CatalogStore.RemoteFullWalkInterval)
         {
+            Volatile.Write(ref cached.ValidatedAt, validatedAt);
             return cached.Tags;
         }
 
@@ -93,7 +113,7 @@ public sealed class TagStore(IStorageDriver driver)
             _remoteListings.Clear();
         }
 
-        _remoteListings[name.Value] = new RemoteListing(version, listedAt, tags);
+        _remoteListings[name.Value] = new RemoteListing(version, listedAt, tags) { ValidatedAt = validatedAt };
         return tags;
     }
 
@@ -124,7 +144,11 @@ public sealed class TagStore(IStorageDriver driver)
     private static string VersionPath(RepositoryName name) => $"{StoragePaths.Root}/_berth/tag-lists/{name.Value}/version";
 
     /// <summary>A remote repository's sorted tags, with the version token they were listed under.</summary>
-    private sealed record RemoteListing(string Version, long ListedAt, string[] Tags);
+    private sealed record RemoteListing(string Version, long ListedAt, string[] Tags)
+    {
+        /// <summary>When the version was last read and found unchanged (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+        public long ValidatedAt;
+    }
 
     private static string[] SortedNames(IReadOnlyList<string> entries)
     {

@@ -18,7 +18,7 @@ public sealed class ListingEndpoints(TagStore tags, CatalogStore catalog, Referr
         var name = RegistryRequest.Name(route);
         var n = RegistryRequest.PageSize(context);
         var last = context.Request.Query["last"].ToString();
-        var all = await tags.ListAsync(name, context.RequestAborted)
+        var all = await tags.ListAsync(name, context.RequestAborted, continuation: last.Length > 0)
             ?? throw ErrorCode.NameUnknown.With(new { name = name.Value });
 
         var start = 0;

@@ -59,4 +59,20 @@ public sealed class RemoteTagListTests
         Assert.Equal(["latest"], await replica.ListAsync(App, CancellationToken.None, fresh: true));
         Assert.Equal(listings + 1, _storage.Lists);
     }
+
+    [Fact]
+    public async Task Continuation_pages_reuse_the_list_the_walk_started_with_and_a_new_walk_sees_changes()
+    {
+        var reader = new TagStore(_storage);
+        var writer = new TagStore(_storage);
+        await writer.SetAsync(App, "a", Target, CancellationToken.None);
+        Assert.Equal(["a"], await reader.ListAsync(App, CancellationToken.None));
+
+        await writer.SetAsync(App, "b", Target, CancellationToken.None);
+
+        // The next page of the walk that began a moment ago: answered from that walk's list, no round trip.
+        Assert.Equal(["a"], await reader.ListAsync(App, CancellationToken.None, continuation: true));
+        // A new walk (a first page) validates and sees the new tag.
+        Assert.Equal(["a", "b"], await reader.ListAsync(App, CancellationToken.None));
+    }
 }
