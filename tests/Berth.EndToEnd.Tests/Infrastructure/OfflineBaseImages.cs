@@ -13,7 +13,8 @@ namespace Berth.EndToEnd.Tests.Infrastructure;
 /// <remarks>
 /// debootstrap takes about 40 s and the network; its root is kept as a tar under the temp directory
 /// (<c>berth-e2e-cache/</c>, keyed by suite and packages) and reused by later runs. Delete it to refresh the packages.
-/// <c>BERTH_E2E_DEBIAN_MIRROR</c> names another mirror than deb.debian.org.
+/// The packages come from the Debian archive this machine's apt uses (its sources list), or from
+/// <c>BERTH_E2E_DEBIAN_MIRROR</c> when set.
 /// </remarks>
 public sealed record OfflineBaseImages(string SdkImage, string RuntimeImage)
 {
@@ -114,12 +115,40 @@ public sealed record OfflineBaseImages(string SdkImage, string RuntimeImage)
             : throw new InvalidOperationException($"{root} holds no .NET SDK (no sdk/ directory); the Dockerfile test copies the SDK that runs the tests.");
     }
 
+    /// <summary>
+    /// The first Debian archive in apt's sources (deb822 <c>URIs:</c> lines or one-line <c>deb</c> entries), skipping
+    /// the security archive: the machine reaches it, since its packages were installed from it. Null lets debootstrap
+    /// use its default.
+    /// </summary>
+    private static string? AptDebianArchive()
+    {
+        var candidates = new List<string>();
+        var sourceFiles = Directory.Exists("/etc/apt/sources.list.d") ? Directory.EnumerateFiles("/etc/apt/sources.list.d", "*.sources") : [];
+        foreach (var file in sourceFiles.Order(StringComparer.Ordinal))
+        {
+            candidates.AddRange(File.ReadLines(file)
+                .Where(line => line.StartsWith("URIs:", StringComparison.Ordinal))
+                .SelectMany(line => line["URIs:".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+        }
+
+        if (File.Exists("/etc/apt/sources.list"))
+        {
+            candidates.AddRange(File.ReadLines("/etc/apt/sources.list")
+                .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(fields => fields.Length >= 3 && fields[0] == "deb")
+                .Select(fields => fields[1].StartsWith('[') ? fields[2] : fields[1]));
+        }
+
+        return candidates.FirstOrDefault(uri => uri.StartsWith("http", StringComparison.Ordinal)
+            && uri.TrimEnd('/').EndsWith("/debian", StringComparison.Ordinal));
+    }
+
     /// <summary>The cached debootstrap root as a tar, made on first use.</summary>
     private static async Task<string> GetDebianRootArchiveAsync(Action<string> progress, CancellationToken cancellationToken)
     {
         var mirror = Environment.GetEnvironmentVariable("BERTH_E2E_DEBIAN_MIRROR") is { Length: > 0 } configured
             ? configured
-            : "http://deb.debian.org/debian";
+            : AptDebianArchive();
         var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Suite} minbase {ExtraPackages}")))[..12];
         var cacheDirectory = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "berth-e2e-cache")).FullName;
         var archive = Path.Combine(cacheDirectory, $"debian-{Suite}-minbase-{key}.tar");
@@ -136,7 +165,9 @@ public sealed record OfflineBaseImages(string SdkImage, string RuntimeImage)
             using var work = TemporaryDirectory.Create("debootstrap");
             var root = work.Combine("root");
             await ExternalCommand.RunCheckedAsync("debootstrap",
-                ["--variant=minbase", $"--include={ExtraPackages}", Suite, root, mirror],
+                mirror is null
+                    ? ["--variant=minbase", $"--include={ExtraPackages}", Suite, root]
+                    : ["--variant=minbase", $"--include={ExtraPackages}", Suite, root, mirror],
                 options: new CommandOptions { Timeout = DebootstrapTimeout });
             var partial = work.Combine("root.tar");
             await ExternalCommand.RunCheckedAsync("tar", ["--create", "--file", partial, "--numeric-owner", "--directory", root, "."],
