@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.NetworkInformation;
-using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Berth.EndToEnd.Tests.Infrastructure;
 
@@ -22,36 +19,29 @@ public sealed class SecureBerth : IAsyncDisposable
     public const string Developer = "dev";
     public const string DeveloperPassword = "e2e-dev-Pa55";
 
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
-
     private readonly TemporaryDirectory _directory;
-    private readonly Process _process;
-    private readonly OutputCollector _output;
-    private readonly OutputCollector _error;
+    private readonly RegistryProcess _process;
 
-    private SecureBerth(TemporaryDirectory directory, Process process, IPAddress address, int port)
+    private SecureBerth(TemporaryDirectory directory, RegistryProcess process, IPAddress address)
     {
         _directory = directory;
         _process = process;
         Address = address;
-        Port = port;
-        _output = new OutputCollector(process.StandardOutput);
-        _error = new OutputCollector(process.StandardError);
     }
 
     public IPAddress Address { get; }
 
-    public int Port { get; }
+    public int Port => _process.Port;
 
     /// <summary>host:port as clients name the registry.</summary>
-    public string Host => $"{Address}:{Port.ToString(CultureInfo.InvariantCulture)}";
+    public string Host => Endpoint(Address, Port);
 
     /// <summary>A directory with only <c>ca.crt</c>: skopeo's <c>--cert-dir</c>, podman's <c>--cert-dir</c>.</summary>
     public string CertDirectory => _directory.Combine("client-certs");
 
     public string CaPath => Path.Combine(CertDirectory, "ca.crt");
 
-    public string Log => $"--- berth stderr ---\n{ExternalCommand.Tail(_error.Text)}\n--- berth stdout ---\n{ExternalCommand.Tail(_output.Text)}";
+    public string Log => _process.Log;
 
     /// <summary>Starts the registry on <paramref name="address"/> (127.0.0.1 by default) with a fresh PKI, users and storage.</summary>
     public static async Task<SecureBerth> StartAsync(ITestOutputHelper? log = null, IPAddress? address = null)
@@ -65,25 +55,10 @@ public sealed class SecureBerth : IAsyncDisposable
             await BerthAsync(log, "htpasswd", "-Bbc", htpasswd, Admin, AdminPassword);
             await BerthAsync(log, "htpasswd", "-Bb", htpasswd, Developer, DeveloperPassword);
 
-            for (var attempt = 1; ; attempt++)
-            {
-                var port = FreeTcpPort.Next();
-                var config = directory.Combine($"config-{port}.yml");
-                await File.WriteAllTextAsync(config, ConfigYaml(directory, address, port, htpasswd));
-                var registry = Launch(directory, address, port, config);
-                var failure = await registry.WaitUntilReadyAsync();
-                if (failure is null)
-                {
-                    return registry;
-                }
-
-                var startLog = registry.Log;
-                await registry.StopAsync();
-                if (attempt == 3 || !startLog.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
-                {
-                    throw new InvalidOperationException($"The secure Berth did not start: {failure}\n{startLog}");
-                }
-            }
+            var process = await RegistryProcess.StartAsync(RegistryKind.Berth, "secure-berth", directory.Combine("storage"),
+                port => ConfigYaml(directory, address, port, htpasswd),
+                new RegistryReadiness(port => TrustingClient(directory.Combine("client-certs/ca.crt"), Endpoint(address, port)), HttpStatusCode.Unauthorized));
+            return new SecureBerth(directory, process, address);
         }
         catch
         {
@@ -93,9 +68,25 @@ public sealed class SecureBerth : IAsyncDisposable
     }
 
     /// <summary>An HttpClient that trusts only the test CA.</summary>
-    public HttpClient CreateHttpClient()
+    public HttpClient CreateHttpClient() => TrustingClient(CaPath, Host);
+
+    public async ValueTask DisposeAsync()
     {
-        using var ca = X509CertificateLoader.LoadCertificateFromFile(CaPath);
+        try
+        {
+            await _process.DisposeAsync();
+        }
+        finally
+        {
+            _directory.Dispose();
+        }
+    }
+
+    private static string Endpoint(IPAddress address, int port) => $"{address}:{port.ToString(CultureInfo.InvariantCulture)}";
+
+    private static HttpClient TrustingClient(string caPath, string host)
+    {
+        using var ca = X509CertificateLoader.LoadCertificateFromFile(caPath);
         var trusted = X509CertificateLoader.LoadCertificate(ca.RawData);
         var handler = new SocketsHttpHandler();
         handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
@@ -112,38 +103,7 @@ public sealed class SecureBerth : IAsyncDisposable
             using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
             return chain.Build(leaf);
         };
-        return new HttpClient(handler) { BaseAddress = new Uri($"https://{Host}/"), Timeout = TimeSpan.FromSeconds(30) };
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            await StopAsync();
-        }
-        finally
-        {
-            _process.Dispose();
-            _directory.Dispose();
-        }
-    }
-
-    private async Task StopAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _process.WaitForExitAsync(timeout.Token);
-        await Task.WhenAll(_output.WaitForEndAsync(TimeSpan.FromSeconds(2)), _error.WaitForEndAsync(TimeSpan.FromSeconds(2)));
+        return new HttpClient(handler) { BaseAddress = new Uri($"https://{host}/"), Timeout = TimeSpan.FromSeconds(30) };
     }
 
     /// <summary>A CA and an RSA server certificate for <paramref name="address"/>, 127.0.0.1 and localhost, with openssl.</summary>
@@ -203,66 +163,6 @@ public sealed class SecureBerth : IAsyncDisposable
             enabled: false
 
         """;
-
-    private static SecureBerth Launch(TemporaryDirectory directory, IPAddress address, int port, string config)
-    {
-        var startInfo = new ProcessStartInfo(BuildOutput.DotnetHost)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = directory.Path,
-        };
-        foreach (var argument in new[] { BuildOutput.ServerAssemblySnapshot, "serve", config })
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        foreach (var name in startInfo.Environment.Keys.Where(n => n.StartsWith("REGISTRY_", StringComparison.OrdinalIgnoreCase) || n.EndsWith("_URLS", StringComparison.OrdinalIgnoreCase)).ToList())
-        {
-            startInfo.Environment.Remove(name);
-        }
-
-        var process = Process.Start(startInfo) ?? throw new InvalidOperationException("could not start berth");
-        return new SecureBerth(directory, process, address, port);
-    }
-
-    private async Task<string?> WaitUntilReadyAsync()
-    {
-        using var http = CreateHttpClient();
-        var stopwatch = Stopwatch.StartNew();
-        var problem = "no answer yet";
-        while (stopwatch.Elapsed < StartTimeout)
-        {
-            if (_process.HasExited)
-            {
-                return $"exited with code {_process.ExitCode}";
-            }
-
-            try
-            {
-                using var response = await http.GetAsync(new Uri("v2/", UriKind.Relative));
-                if (response.StatusCode == HttpStatusCode.Unauthorized)
-                {
-                    return null;
-                }
-
-                problem = $"GET /v2/ answered {(int)response.StatusCode}";
-            }
-            catch (HttpRequestException ex)
-            {
-                problem = ex.Message;
-            }
-            catch (TaskCanceledException)
-            {
-                problem = "GET /v2/ timed out";
-            }
-
-            await Task.Delay(100);
-        }
-
-        return $"not ready after {StartTimeout.TotalSeconds:F0} s: {problem}";
-    }
 }
 
 /// <summary>One secure Berth shared by the tests of a class.</summary>

@@ -72,13 +72,19 @@ public sealed class RegistryProcess : IAsyncDisposable
     /// Starts a registry with the configuration <paramref name="configYaml"/> writes for a free port, and waits until it
     /// answers; a lost race for the port is retried on another.
     /// </summary>
-    public static async Task<RegistryProcess> StartAsync(RegistryKind kind, string name, string rootDirectory, Func<int, string> configYaml)
+    /// <param name="kind">Which registry to run.</param>
+    /// <param name="name">How logs name it.</param>
+    /// <param name="rootDirectory">Its storage root (informational: the configuration decides).</param>
+    /// <param name="configYaml">The configuration for a port.</param>
+    /// <param name="readiness">How to tell it is up; by default a plain-HTTP <c>GET /v2/</c> answering 200.</param>
+    public static async Task<RegistryProcess> StartAsync(RegistryKind kind, string name, string rootDirectory, Func<int, string> configYaml,
+        RegistryReadiness? readiness = null)
     {
         var failures = new List<string>();
         for (var attempt = 1; attempt <= StartAttempts; attempt++)
         {
             var registry = Launch(kind, name, FreeTcpPort.Next(), rootDirectory, configYaml);
-            var failure = await WaitUntilReadyAsync(registry);
+            var failure = await WaitUntilReadyAsync(registry, readiness ?? RegistryReadiness.PlainHttp);
             if (failure is null)
             {
                 return registry;
@@ -202,9 +208,10 @@ public sealed class RegistryProcess : IAsyncDisposable
         """;
 
     /// <summary>Null when ready, else why not.</summary>
-    private static async Task<string?> WaitUntilReadyAsync(RegistryProcess registry)
+    private static async Task<string?> WaitUntilReadyAsync(RegistryProcess registry, RegistryReadiness readiness)
     {
-        using var http = new HttpClient { BaseAddress = registry.BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        using var http = readiness.CreateClient(registry.Port);
+        http.Timeout = TimeSpan.FromSeconds(5);
         var stopwatch = Stopwatch.StartNew();
         string lastProblem = "no answer yet";
         while (stopwatch.Elapsed < StartTimeout)
@@ -217,7 +224,7 @@ public sealed class RegistryProcess : IAsyncDisposable
             try
             {
                 using var response = await http.GetAsync(new Uri("v2/", UriKind.Relative));
-                if (response.StatusCode == HttpStatusCode.OK)
+                if (response.StatusCode == readiness.ReadyStatus)
                 {
                     return null;
                 }
@@ -254,4 +261,14 @@ public sealed class RegistryProcess : IAsyncDisposable
             return true;
         }
     }
+}
+
+/// <summary>How <see cref="RegistryProcess"/> tells that a registry is up: <c>GET /v2/</c> through a client for its port answers a status.</summary>
+/// <param name="CreateClient">A client whose base address is the registry on that port (TLS, trusted CA...).</param>
+/// <param name="ReadyStatus">200 for an open registry; 401 when authentication is on.</param>
+public sealed record RegistryReadiness(Func<int, HttpClient> CreateClient, HttpStatusCode ReadyStatus)
+{
+    public static RegistryReadiness PlainHttp { get; } = new(
+        port => new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/") },
+        HttpStatusCode.OK);
 }
