@@ -324,12 +324,15 @@ public sealed partial class HtpasswdAccessController : IAccessController, IDispo
 }
 
 /// <summary>
-/// What identifies a version of a file cheaply: its real path (every symlink along the way resolved, so a Kubernetes
-/// secret whose <c>..data</c> link is swapped counts as a new file), modification time and size.
+/// What identifies a version of a file: its real path (every symlink along the way resolved, so a Kubernetes secret
+/// whose <c>..data</c> link is swapped counts as a new file), modification time, size and a hash of its content. The
+/// hash is what catches a rewrite of the same size within one tick of the filesystem's clock (a renewed key of a
+/// fixed-size algorithm written right after the certificate); the files watched (keys, certificates, htpasswd) are small.
 /// </summary>
-public sealed record FileSignature(string Target, DateTime LastWriteUtc, long Length, bool Missing = false)
+public sealed record FileSignature(string Target, DateTime LastWriteUtc, long Length, string ContentHash = "", bool Missing = false)
 {
     private const int MaxLinks = 40;
+    private const long MaxHashedBytes = 16 * 1024 * 1024;
 
     public static readonly FileSignature MissingFile = new("", default, -1, Missing: true);
 
@@ -337,7 +340,15 @@ public sealed record FileSignature(string Target, DateTime LastWriteUtc, long Le
     public static FileSignature? Of(string path)
     {
         var target = new FileInfo(RealPath(path));
-        return target.Exists ? new FileSignature(target.FullName, target.LastWriteTimeUtc, target.Length) : null;
+        if (!target.Exists)
+        {
+            return null;
+        }
+
+        var hash = target.Length <= MaxHashedBytes
+            ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(target.FullName)))
+            : "";
+        return new FileSignature(target.FullName, target.LastWriteTimeUtc, target.Length, hash);
     }
 
     /// <summary>The path with every symbolic link resolved, component by component (as realpath(3)).</summary>

@@ -243,7 +243,11 @@ public sealed class SecurityStartupTests : IDisposable
         Assert.False(reloading.ReloadIfChanged());
         Assert.Equal(first.Thumbprint, reloading.Certificate.Thumbprint);
 
+        // Written within the same tick of the filesystem's clock and of the same size as the old key (as a script
+        // renewing both files at once does): only the content tells it apart.
+        var keyWrittenAt = File.GetLastWriteTimeUtc(key);
         File.Copy(renewedKey, key, overwrite: true);
+        File.SetLastWriteTimeUtc(key, keyWrittenAt);
         Assert.True(reloading.ReloadIfChanged());
         Assert.Equal(renewed.Thumbprint, reloading.Certificate.Thumbprint);
         Assert.False(reloading.ReloadIfChanged());
