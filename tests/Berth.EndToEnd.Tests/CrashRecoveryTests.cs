@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Berth.EndToEnd.Tests.Infrastructure;
@@ -105,13 +106,21 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
                     ledger.Manifests.Add(new AcknowledgedManifest(repository, tag, Sha256(manifest), manifest));
                 }
             }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
+            catch (Exception ex) when (IsServerGone(ex))
             {
                 // The server was killed under us; the next round starts a new one.
                 return;
             }
         }
     }
+
+    /// <summary>
+    /// What a client sees when the server is killed under it. A kill between accept and the first
+    /// read can surface as a bare <see cref="SocketException"/> (ENOTCONN from the connect path's
+    /// RemoteEndPoint lookup) rather than wrapped in an HttpRequestException.
+    /// </summary>
+    private static bool IsServerGone(Exception ex) =>
+        ex is HttpRequestException or TaskCanceledException or IOException or SocketException;
 
     /// <summary>Pushes a blob either monolithically or in chunks; returns its digest once the server acknowledged it.</summary>
     private static async Task<string> PushBlobAsync(HttpClient http, string repository, byte[] content, Random random, Ledger ledger,
@@ -149,7 +158,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
 
                     location = patched.Headers.Location!.ToString();
                 }
-                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
+                catch (Exception ex) when (IsServerGone(ex))
                 {
                     interrupted.Enqueue(new InterruptedUpload(repository, location, content, digest));
                     throw;
