@@ -7,7 +7,8 @@ namespace Berth.Storage.Drivers;
 /// </summary>
 /// <remarks>
 /// Atomicity comes from rename(2). Small objects are written to a staging directory, flushed to
-/// disk and renamed into place. When a target's parent directories do not exist yet, they are
+/// disk and renamed into place, and the directory that receives the name is synced before the
+/// write returns (see <see cref="DirectorySync"/>). When a target's parent directories do not exist yet, they are
 /// built in staging too and the topmost new directory is renamed into place, so a file appears
 /// together with its directories: a crash never leaves an empty tag or repository directory that
 /// a listing would report. Deletes rename the victim into staging first, so they are atomic too.
@@ -264,7 +265,11 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
 
     public Task<Uri?> RedirectUriAsync(string path, string method, CancellationToken cancellationToken) => Task.FromResult<Uri?>(null);
 
-    /// <summary>Renames <paramref name="source"/> to <paramref name="destination"/>, creating missing parents atomically.</summary>
+    /// <summary>
+    /// Renames <paramref name="source"/> (already flushed to disk) to <paramref name="destination"/>, creating missing
+    /// parents atomically, and syncs the directory that received the new name, so that what is published is durable
+    /// when this returns.
+    /// </summary>
     private void PublishFile(string source, string destination)
     {
         var parent = Path.GetDirectoryName(destination)!;
@@ -273,6 +278,7 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
             try
             {
                 Renames.ReplaceFile(source, destination);
+                DirectorySync.Sync(parent);
                 return;
             }
             catch (DirectoryNotFoundException) when (File.Exists(source))
@@ -320,8 +326,14 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
             // Another writer created the directory meanwhile; it exists now, so a plain rename works.
             Directory.CreateDirectory(parent);
             Renames.ReplaceFile(staged, destination);
+            DirectorySync.Sync(parent);
             Directory.Delete(stageRoot, recursive: true);
+            return;
         }
+
+        // The chain's directories and the file inside it were made in staging before this rename; a journalling
+        // filesystem commits them in order with it.
+        DirectorySync.Sync(Path.GetDirectoryName(topMissing)!);
     }
 
     /// <summary>

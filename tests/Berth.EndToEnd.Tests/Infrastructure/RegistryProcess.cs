@@ -52,6 +52,9 @@ public sealed class RegistryProcess : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>The operating system's id of the registry process (to attach a tracer to it).</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>host:port as clients name the registry in image references.</summary>
     public string Host => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
 
