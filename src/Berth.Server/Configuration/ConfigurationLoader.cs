@@ -97,6 +97,11 @@ public static class ConfigurationLoader
             // YamlDotNet reports a key that appears twice in one mapping this way.
             throw new ConfigurationException($"{context.FileName}: invalid YAML: {exception.Message}", exception);
         }
+        catch (InvalidOperationException exception)
+        {
+            // And a flow collection ({...} or [...]) still open at the end of the file this way, without a position.
+            throw new ConfigurationException($"{context.FileName}: invalid YAML: a {{...}} or [...] is not closed before the end of the file", exception);
+        }
 
         if (stream.Documents.Count > 1)
         {

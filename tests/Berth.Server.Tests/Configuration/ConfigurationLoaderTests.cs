@@ -537,6 +537,18 @@ public sealed class ConfigurationLoaderTests
         Assert.StartsWith("config.yml line ", exception.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("version: 0.1\nstorage: {filesystem: {rootdirectory: /data}\nhttp: {addr: :5000}\n")]
+    [InlineData("version: 0.1\nstorage: {filesystem: {rootdirectory: /data}")]
+    [InlineData("version: 0.1\nhttp: [\"a\", {b: c\n")]
+    public void Load_UnclosedFlowCollection_ThrowsConfigurationErrorNotACrash(string yaml)
+    {
+        // YamlDotNet's scanner reports some of these with InvalidOperationException rather than YamlException.
+        var exception = Assert.Throws<ConfigurationException>(() => LoadYaml(yaml));
+
+        Assert.Contains("invalid YAML", exception.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Load_DuplicateKey_Throws()
     {

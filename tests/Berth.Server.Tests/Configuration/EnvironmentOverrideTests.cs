@@ -26,6 +26,17 @@ public sealed class EnvironmentOverrideTests
         Assert.Empty(result.Warnings);
     }
 
+    [Theory]
+    [InlineData("{unclosed")]
+    [InlineData("[a, {b: c")]
+    [InlineData("{filesystem: {rootdirectory: /data}")]
+    public void Load_ValueThatIsNotYaml_IsTakenAsText(string value)
+    {
+        var result = LoadYaml(FilesystemConfig, Environment(("REGISTRY_HTTP_SECRET", value)));
+
+        Assert.Equal(value, result.Configuration.Http.Secret);
+    }
+
     [Fact]
     public void Load_VariablesWithoutFile_OverrideDefaults()
     {
