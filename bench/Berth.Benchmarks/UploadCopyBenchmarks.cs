@@ -73,6 +73,9 @@ public class UploadCopyBenchmarks
         public Task<StorageWriter> OpenWriteAsync(string path, bool append, CancellationToken cancellationToken) =>
             Task.FromResult<StorageWriter>(new NullWriter());
 
+        public Task<StorageWriter> CreateAsync(string path, CancellationToken cancellationToken) =>
+            Task.FromResult<StorageWriter>(new NullWriter());
+
         public Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken) =>
             Task.FromResult(new StorageFileInfo(path, 0, DateTimeOffset.UnixEpoch, IsDirectory: false));
 

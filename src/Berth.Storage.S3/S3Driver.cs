@@ -200,6 +200,13 @@ public sealed partial class S3Driver : IStorageDriver, IDisposable
         return new S3Writer(this, path, key, existing);
     }
 
+    /// <summary>
+    /// A writer straight to the object's key: nothing is visible there until the commit's PUT (or multipart
+    /// completion) succeeds, so no scratch object and no server-side copy are needed.
+    /// </summary>
+    public Task<StorageWriter> CreateAsync(string path, CancellationToken cancellationToken) =>
+        Task.FromResult<StorageWriter>(new S3Writer(this, path, ObjectKey(path), existing: null, discardUnlessCommitted: true));
+
     /// <inheritdoc />
     public async Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken)
     {

@@ -35,6 +35,11 @@ namespace Berth.Storage.S3;
 /// completion fails the multipart upload is aborted and the previous object is left as it was; the
 /// error is thrown unless an earlier write had already failed (then the caller is already handling one).
 /// </para>
+/// <para>
+/// A writer for a new object (<see cref="S3Driver.CreateAsync"/>) publishes only at commit: S3 shows an object
+/// once its PUT or multipart completion succeeds, so the content appears whole, and cancelling or disposing
+/// it aborts the multipart upload and leaves whatever was at the key untouched.
+/// </para>
 /// </remarks>
 internal sealed partial class S3Writer : StorageWriter
 {
@@ -49,15 +54,17 @@ internal sealed partial class S3Writer : StorageWriter
     private long _size;
     private State _state;
     private bool _started;
+    private readonly bool _discardUnlessCommitted;
     private bool _faulted;
 
-    public S3Writer(S3Driver driver, string path, string key, S3Driver.ObjectHead? existing)
+    public S3Writer(S3Driver driver, string path, string key, S3Driver.ObjectHead? existing, bool discardUnlessCommitted = false)
     {
         _driver = driver;
         _path = path;
         _key = key;
         _base = existing;
         _size = existing?.Size ?? 0;
+        _discardUnlessCommitted = discardUnlessCommitted;
     }
 
     private enum State
@@ -131,7 +138,10 @@ internal sealed partial class S3Writer : StorageWriter
         _state = State.Cancelled;
         ReleaseBuffer();
         await AbortAsync();
-        await _driver.DeleteObjectAsync(_key, cancellationToken);
+        if (!_discardUnlessCommitted)
+        {
+            await _driver.DeleteObjectAsync(_key, cancellationToken);
+        }
     }
 
     public override async ValueTask DisposeAsync()
@@ -143,6 +153,13 @@ internal sealed partial class S3Writer : StorageWriter
         }
 
         _state = State.Closed;
+        if (_discardUnlessCommitted)
+        {
+            ReleaseBuffer();
+            await AbortAsync();
+            return;
+        }
+
         try
         {
             // The caller's token may be cancelled by now (a client that went away); what it sent is kept regardless.

@@ -9,8 +9,14 @@ using Berth.Storage.Drivers;
 
 namespace Berth.Storage;
 
-/// <summary>The state of an upload as storage knows it.</summary>
-public sealed record UploadStatus(string Id, long Size, DateTimeOffset StartedAt);
+/// <summary>The state of an upload. <paramref name="Stored"/> is false while it has received no byte and lives only in the client's signed state.</summary>
+public sealed record UploadStatus(string Id, long Size, DateTimeOffset StartedAt, bool Stored = true);
+
+/// <summary>
+/// What a client's verified upload state (<c>_state</c>) vouches for: the upload was started here at
+/// <paramref name="StartedAt"/> and had <paramref name="Offset"/> bytes when the state was issued.
+/// </summary>
+public readonly record struct UploadVoucher(DateTimeOffset StartedAt, long Offset);
 
 /// <summary>
 /// Blob uploads: data appended under <c>_uploads/&lt;id&gt;/data</c>, hashed as it streams in, and
@@ -18,10 +24,28 @@ public sealed record UploadStatus(string Id, long Size, DateTimeOffset StartedAt
 /// of truth for an upload's offset, so any process can continue any upload; the in-process
 /// hash state is an optimisation that commit falls back from by re-reading the data.
 /// </summary>
+/// <remarks>
+/// Starting an upload writes nothing. Until its first byte an upload exists only in the signed state the
+/// client echoes (an <see cref="UploadVoucher"/> at offset 0), and a blob pushed whole (POST, then PUT with
+/// the body, as Docker, Podman and containerd push small blobs) streams straight into the content store
+/// through <see cref="IStorageDriver.CreateAsync"/>: no upload directory is made and removed per blob, which
+/// is most of the metadata work of a small push. The first PATCH writes the upload's <c>startedat</c> and
+/// from then on it is an upload in storage as registry:2 keeps one. Cancelling leaves a <c>cancelled</c>
+/// marker in place of <c>startedat</c>, so the client's old states are refused from then on; the upload
+/// purger removes the marker when it is as old as an abandoned upload.
+/// </remarks>
 public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProvider time)
 {
     /// <summary>Size of the copy buffer: large enough to amortise syscalls, small enough to pool.</summary>
     public const int CopyBufferSize = 128 * 1024;
+
+    /// <summary>
+    /// How long an upload that has received nothing stays valid: registry:2's default age for purging
+    /// abandoned uploads, after which a stored upload would be gone too.
+    /// </summary>
+    public static readonly TimeSpan UntouchedUploadLifetime = TimeSpan.FromDays(7);
+
+    private const string CancelledMarker = "cancelled";
 
     private const int MaxCachedHashStates = 4096;
     private static readonly SemaphoreSlim[] Stripes = Enumerable.Range(0, 256).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
@@ -30,24 +54,14 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
     /// <summary>Upload ids are UUIDs; anything else is unknown without touching storage.</summary>
     public static bool IsValidId(string id) => id.Length == 36 && Guid.TryParseExact(id, "D", out _);
 
-    public async Task<UploadStatus> StartAsync(RepositoryName name, CancellationToken cancellationToken)
-    {
-        var id = Guid.NewGuid().ToString("D");
-        var startedAt = time.GetUtcNow();
-        var stamp = Encoding.ASCII.GetBytes(startedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
-        // Bookkeeping of an upload in progress needs no flush to disk: a power loss can at worst
-        // lose an upload the client has not finished, which it must then start again anyway.
-        // Committed content and links stay durable.
-        await using (var writer = await driver.OpenWriteAsync(StoragePaths.UploadStartedAt(name, id), append: false, cancellationToken))
-        {
-            await writer.WriteAsync(stamp, cancellationToken);
-        }
+    /// <summary>Starts an upload. Nothing is written: see the remarks on <see cref="UploadStore"/>.</summary>
+    public UploadStatus Start() => new(Guid.NewGuid().ToString("D"), 0, time.GetUtcNow(), Stored: false);
 
-        return new UploadStatus(id, 0, startedAt);
-    }
-
-    /// <summary>The upload's current size, or <see cref="ErrorCode.BlobUploadUnknown"/>.</summary>
-    public async Task<UploadStatus> StatusAsync(RepositoryName name, string id, CancellationToken cancellationToken)
+    /// <summary>
+    /// The upload's current size, or <see cref="ErrorCode.BlobUploadUnknown"/>. An upload with nothing in storage is
+    /// known only when <paramref name="voucher"/> vouches for it at offset 0 and it has not been cancelled or expired.
+    /// </summary>
+    public async Task<UploadStatus> StatusAsync(RepositoryName name, string id, UploadVoucher? voucher, CancellationToken cancellationToken)
     {
         if (!IsValidId(id))
         {
@@ -63,7 +77,7 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         }
         catch (Exception ex) when (ex is StoragePathNotFoundException or StorageObjectTooLargeException)
         {
-            throw UnknownUpload(id);
+            return await UntouchedStatusAsync(name, id, voucher, cancellationToken) ?? throw UnknownUpload(id);
         }
 
         long size;
@@ -79,18 +93,39 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         return new UploadStatus(id, size, startedAt);
     }
 
+    /// <summary>An upload vouched for at offset 0 with nothing in storage, or null (then it is unknown).</summary>
+    private async Task<UploadStatus?> UntouchedStatusAsync(RepositoryName name, string id, UploadVoucher? voucher, CancellationToken cancellationToken)
+    {
+        if (voucher is not { Offset: 0 } vouched || vouched.StartedAt < time.GetUtcNow() - UntouchedUploadLifetime)
+        {
+            return null;
+        }
+
+        try
+        {
+            // Anything there without a startedat is a cancelled upload's marker (or a completed upload being removed).
+            await driver.StatAsync(StoragePaths.Upload(name, id), cancellationToken);
+            return null;
+        }
+        catch (StoragePathNotFoundException)
+        {
+            return new UploadStatus(id, 0, vouched.StartedAt, Stored: false);
+        }
+    }
+
     /// <summary>
     /// Appends <paramref name="body"/> to the upload. When <paramref name="rangeStart"/> is given it
     /// must equal the current size (chunks arrive in order, once); otherwise 416 with the current range.
     /// </summary>
-    public async Task<UploadStatus> AppendAsync(RepositoryName name, string id, Stream body, long? rangeStart, long? declaredLength,
-        CancellationToken cancellationToken)
+    public async Task<UploadStatus> AppendAsync(RepositoryName name, string id, UploadVoucher? voucher, Stream body, long? rangeStart,
+        long? declaredLength, CancellationToken cancellationToken)
     {
         var stripe = StripeFor(id);
         await stripe.WaitAsync(cancellationToken);
         try
         {
-            return await AppendLockedAsync(name, id, body, rangeStart, declaredLength, cancellationToken);
+            var status = await StatusAsync(name, id, voucher, cancellationToken);
+            return await AppendLockedAsync(name, status, body, rangeStart, declaredLength, cancellationToken);
         }
         finally
         {
@@ -103,24 +138,30 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
     /// into the content store, linked into the repository. A digest mismatch discards the upload and
     /// commits nothing.
     /// </summary>
-    public async Task<long> CommitAsync(RepositoryName name, string id, Digest expected, Stream? lastChunk, long? rangeStart,
-        long? declaredLength, CancellationToken cancellationToken)
+    public async Task<long> CommitAsync(RepositoryName name, string id, UploadVoucher? voucher, Digest expected, Stream? lastChunk,
+        long? rangeStart, long? declaredLength, CancellationToken cancellationToken)
     {
         var stripe = StripeFor(id);
         await stripe.WaitAsync(cancellationToken);
         try
         {
+            var status = await StatusAsync(name, id, voucher, cancellationToken);
+            if (!status.Stored)
+            {
+                return await StoreWholeAsync(name, id, expected, lastChunk, rangeStart, declaredLength, cancellationToken);
+            }
+
             // A last chunk is made durable by the same open that writes it; without one, by EnsureDataFileAsync below.
-            var status = lastChunk is null
-                ? await StatusAsync(name, id, cancellationToken)
-                : await AppendLockedAsync(name, id, lastChunk, rangeStart, declaredLength, cancellationToken, flushToDisk: true);
+            if (lastChunk is not null)
+            {
+                status = await AppendLockedAsync(name, status, lastChunk, rangeStart, declaredLength, cancellationToken, flushToDisk: true);
+            }
 
             var actual = await FinishHashAsync(name, id, status.Size, expected.Algorithm, cancellationToken);
             if (actual != expected)
             {
                 await DeleteUploadAsync(name, id, cancellationToken);
-                throw ErrorCode.DigestInvalid.With(new { expected = expected.ToString(), actual = actual.ToString() },
-                    $"digest {expected} does not match the uploaded content ({actual})");
+                throw DigestMismatch(expected, actual);
             }
 
             var dataPath = StoragePaths.UploadData(name, id);
@@ -148,27 +189,68 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         }
     }
 
-    public async Task CancelAsync(RepositoryName name, string id, CancellationToken cancellationToken)
+    /// <summary>
+    /// Ends an upload: its data goes, and a <c>cancelled</c> marker takes the place of its <c>startedat</c>, so
+    /// neither the states the client holds nor another replica can bring it back.
+    /// </summary>
+    public async Task CancelAsync(RepositoryName name, string id, UploadVoucher? voucher, CancellationToken cancellationToken)
     {
-        await StatusAsync(name, id, cancellationToken);
-        await DeleteUploadAsync(name, id, cancellationToken);
+        var stripe = StripeFor(id);
+        await stripe.WaitAsync(cancellationToken);
+        try
+        {
+            await StatusAsync(name, id, voucher, cancellationToken);
+            ForgetHash(id);
+            await MarkCancelledAsync(name, id, cancellationToken);
+            await Links.DeleteIfExistsAsync(driver, StoragePaths.UploadStartedAt(name, id), cancellationToken);
+            await Links.DeleteIfExistsAsync(driver, StoragePaths.UploadData(name, id), cancellationToken);
+        }
+        finally
+        {
+            stripe.Release();
+        }
     }
 
-    /// <summary>Removes an upload if it is still there; for cleaning up after a failed request.</summary>
-    public Task DiscardAsync(RepositoryName name, string id, CancellationToken cancellationToken) =>
-        IsValidId(id) ? DeleteUploadAsync(name, id, cancellationToken) : Task.CompletedTask;
+    /// <summary>
+    /// Commits an upload that has nothing in storage: the body (if any) streams straight to the blob's place,
+    /// published only when its digest matches, and the blob is linked into the repository. A body that does not
+    /// match ends the upload, as a failed commit of a stored one does; one cut short leaves it untouched, to retry.
+    /// </summary>
+    private async Task<long> StoreWholeAsync(RepositoryName name, string id, Digest expected, Stream? body, long? rangeStart,
+        long? declaredLength, CancellationToken cancellationToken)
+    {
+        EnsureRangeStartsAt(0, rangeStart);
+        using var hash = IncrementalHash.CreateHash(expected.Algorithm == Digest.Sha512 ? HashAlgorithmName.SHA512 : HashAlgorithmName.SHA256);
+        await using var writer = await driver.CreateAsync(StoragePaths.BlobData(expected), cancellationToken);
+        var size = body is null ? 0 : await CopyAsync(body, writer, hash, declaredLength, cancellationToken);
+        var actual = Digest.FromHash(expected.Algorithm, hash.GetHashAndReset());
+        if (actual != expected)
+        {
+            // Disposing the writer discards what was written.
+            await MarkCancelledAsync(name, id, cancellationToken);
+            throw DigestMismatch(expected, actual);
+        }
 
-    private async Task<UploadStatus> AppendLockedAsync(RepositoryName name, string id, Stream body, long? rangeStart, long? declaredLength,
+        if (await blobs.StatStoredAsync(expected, cancellationToken) != size)
+        {
+            await writer.CommitAsync(cancellationToken);
+        }
+
+        await blobs.LinkAsync(name, expected, cancellationToken);
+        return size;
+    }
+
+    private async Task<UploadStatus> AppendLockedAsync(RepositoryName name, UploadStatus status, Stream body, long? rangeStart, long? declaredLength,
         CancellationToken cancellationToken, bool flushToDisk = false)
     {
-        var status = await StatusAsync(name, id, cancellationToken);
-        if (rangeStart is not null && rangeStart != status.Size)
+        var id = status.Id;
+        EnsureRangeStartsAt(status.Size, rangeStart);
+        if (!status.Stored)
         {
-            throw new RegistryException(ErrorCode.RangeInvalid,
-                $"chunk starts at {rangeStart} but the upload has {status.Size} bytes", new { uploaded = status.Size })
-            {
-                Headers = new Dictionary<string, string> { ["Range"] = RangeHeader(status.Size) },
-            };
+            // The first bytes of an upload: from now on storage knows it as registry:2 would.
+            await WriteBookkeepingAsync(StoragePaths.UploadStartedAt(name, id), Encoding.ASCII.GetBytes(
+                status.StartedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture)), cancellationToken);
+            status = status with { Stored = true };
         }
 
         // Continue the in-process hash only when it is exactly at the stored offset; a fresh
@@ -185,8 +267,6 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
             hash = status.Size == 0 ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
         }
 
-        var written = 0L;
-        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
         try
         {
             await using var writer = await driver.OpenWriteAsync(StoragePaths.UploadData(name, id), append: true, cancellationToken);
@@ -197,6 +277,35 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
                 hash = null;
             }
 
+            await CopyAsync(body, writer, hash, declaredLength, cancellationToken);
+            if (flushToDisk)
+            {
+                await writer.CommitAsync(cancellationToken);
+            }
+
+            var size = writer.Size;
+            if (hash is not null)
+            {
+                RememberHash(id, new HashState(size, time.GetUtcNow(), hash));
+                hash = null;
+            }
+
+            return status with { Size = size };
+        }
+        finally
+        {
+            hash?.Dispose();
+        }
+    }
+
+    /// <summary>Streams <paramref name="body"/> into <paramref name="writer"/> (and <paramref name="hash"/>), holding it to <paramref name="declaredLength"/>.</summary>
+    private static async Task<long> CopyAsync(Stream body, StorageWriter writer, IncrementalHash? hash, long? declaredLength,
+        CancellationToken cancellationToken)
+    {
+        var written = 0L;
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        try
+        {
             int read;
             while ((read = await body.ReadAsync(buffer.AsMemory(0, CopyBufferSize), cancellationToken)) > 0)
             {
@@ -216,26 +325,42 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
                     $"Content-Length says {declaredLength} bytes but the body had {written}");
             }
 
-            if (flushToDisk)
-            {
-                await writer.CommitAsync(cancellationToken);
-            }
-
-            var size = writer.Size;
-            if (hash is not null)
-            {
-                RememberHash(id, new HashState(size, time.GetUtcNow(), hash));
-                hash = null;
-            }
-
-            return status with { Size = size };
+            return written;
         }
         finally
         {
-            hash?.Dispose();
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>
+    /// Writes an upload's bookkeeping (<c>startedat</c>, the cancelled marker). It needs no flush to disk: a power
+    /// loss can at worst lose an upload the client has not finished, which it must then start again anyway.
+    /// </summary>
+    private async Task WriteBookkeepingAsync(string path, byte[] content, CancellationToken cancellationToken)
+    {
+        await using var writer = await driver.OpenWriteAsync(path, append: false, cancellationToken);
+        await writer.WriteAsync(content, cancellationToken);
+    }
+
+    private Task MarkCancelledAsync(RepositoryName name, string id, CancellationToken cancellationToken) =>
+        WriteBookkeepingAsync(StoragePaths.Upload(name, id) + "/" + CancelledMarker, [], cancellationToken);
+
+    private static void EnsureRangeStartsAt(long size, long? rangeStart)
+    {
+        if (rangeStart is not null && rangeStart != size)
+        {
+            throw new RegistryException(ErrorCode.RangeInvalid,
+                $"chunk starts at {rangeStart} but the upload has {size} bytes", new { uploaded = size })
+            {
+                Headers = new Dictionary<string, string> { ["Range"] = RangeHeader(size) },
+            };
+        }
+    }
+
+    private static RegistryException DigestMismatch(Digest expected, Digest actual) =>
+        ErrorCode.DigestInvalid.With(new { expected = expected.ToString(), actual = actual.ToString() },
+            $"digest {expected} does not match the uploaded content ({actual})");
 
     private async Task<Digest> FinishHashAsync(RepositoryName name, string id, long size, string algorithm, CancellationToken cancellationToken)
     {
@@ -282,10 +407,7 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
 
     private async Task DeleteUploadAsync(RepositoryName name, string id, CancellationToken cancellationToken)
     {
-        if (_hashStates.TryRemove(id, out var state))
-        {
-            state.Dispose();
-        }
+        ForgetHash(id);
 
         // Its files one by one (bookkeeping first, so the upload is unknown from then on), then the directory, which
         // is empty by then: three cheap removals instead of moving a tree aside and walking it. Whatever another
@@ -293,6 +415,14 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         await Links.DeleteIfExistsAsync(driver, StoragePaths.UploadStartedAt(name, id), cancellationToken);
         await Links.DeleteIfExistsAsync(driver, StoragePaths.UploadData(name, id), cancellationToken);
         await Links.DeleteIfExistsAsync(driver, StoragePaths.Upload(name, id), cancellationToken);
+    }
+
+    private void ForgetHash(string id)
+    {
+        if (_hashStates.TryRemove(id, out var state))
+        {
+            state.Dispose();
+        }
     }
 
     private void RememberHash(string id, HashState state)

@@ -20,6 +20,9 @@ public sealed class TruncatedBodyTests(RegistryFixture registry) : IClassFixture
     private string UploadsDirectory => Path.Combine(_server.StorageRoot, "docker", "registry", "v2", "repositories",
         _repository.Replace('/', Path.DirectorySeparatorChar), "_uploads");
 
+    private static List<string> Leftovers(string directory) =>
+        Directory.Exists(directory) ? Directory.EnumerateFileSystemEntries(directory).ToList() : [];
+
     private async Task AssertHealthyAsync()
     {
         using var version = await _client.GetAsync("/v2/");
@@ -61,8 +64,11 @@ public sealed class TruncatedBodyTests(RegistryFixture registry) : IClassFixture
         await RawHttp.SendTruncatedAsync(_server.BaseAddress, "POST", $"/v2/{_repository}/blobs/uploads/?digest={Oci.DigestOf(full)}", DeclaredLength,
             full[..SentLength], ("Content-Type", Oci.OctetStream));
 
-        var cleaned = await Eventually.TrueAsync(() => !Directory.Exists(UploadsDirectory) || !Directory.EnumerateFileSystemEntries(UploadsDirectory).Any());
-        Assert.True(cleaned, $"upload data left in {UploadsDirectory}: {string.Join(", ", Directory.EnumerateFileSystemEntries(UploadsDirectory))}");
+        // The body streams into a staging file that is published only once whole and verified.
+        var staging = Path.Combine(_server.StorageRoot, ".berth-staging");
+        var cleaned = await Eventually.TrueAsync(() => Leftovers(UploadsDirectory).Count == 0 && Leftovers(staging).Count == 0);
+        Assert.True(cleaned, $"left behind: {string.Join(", ", Leftovers(UploadsDirectory).Concat(Leftovers(staging)))}");
+        Assert.False(await BlobExistsAsync(Oci.DigestOf(full)));
     }
 
     [Fact]

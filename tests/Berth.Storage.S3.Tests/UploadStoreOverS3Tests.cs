@@ -38,13 +38,13 @@ public sealed class UploadStoreOverS3Tests(S3Fixture fixture) : IClassFixture<S3
         var content = RandomBytes(19 * MiB + 7, 1);
         var digest = Digest.Compute(content);
 
-        var upload = await replicaA.StartAsync(name, Ct);
-        var status = await replicaA.AppendAsync(name, upload.Id, new MemoryStream(content, 0, 6 * MiB), 0, 6 * MiB, Ct);
+        var upload = replicaA.Start();
+        var status = await replicaA.AppendAsync(name, upload.Id, new UploadVoucher(upload.StartedAt, 0), new MemoryStream(content, 0, 6 * MiB), 0, 6 * MiB, Ct);
         Assert.Equal(6 * MiB, status.Size);
-        status = await replicaB.AppendAsync(name, upload.Id, new MemoryStream(content, 6 * MiB, 7 * MiB), 6 * MiB, 7 * MiB, Ct);
+        status = await replicaB.AppendAsync(name, upload.Id, Voucher(status), new MemoryStream(content, 6 * MiB, 7 * MiB), 6 * MiB, 7 * MiB, Ct);
         Assert.Equal(13 * MiB, status.Size);
-        Assert.Equal(13 * MiB, (await replicaA.StatusAsync(name, upload.Id, Ct)).Size);
-        var size = await replicaA.CommitAsync(name, upload.Id, digest, new MemoryStream(content, 13 * MiB, content.Length - 13 * MiB),
+        Assert.Equal(13 * MiB, (await replicaA.StatusAsync(name, upload.Id, Voucher(status), Ct)).Size);
+        var size = await replicaA.CommitAsync(name, upload.Id, Voucher(status), digest, new MemoryStream(content, 13 * MiB, content.Length - 13 * MiB),
             13 * MiB, content.Length - 13 * MiB, Ct);
 
         Assert.Equal(content.Length, size);
@@ -62,12 +62,15 @@ public sealed class UploadStoreOverS3Tests(S3Fixture fixture) : IClassFixture<S3
         var content = RandomBytes(23 * MiB, 2);
         var digest = Digest.Compute(content);
 
-        var upload = await uploads.StartAsync(name, Ct);
-        await uploads.CommitAsync(name, upload.Id, digest, new MemoryStream(content), null, content.Length, Ct);
+        var upload = uploads.Start();
+        await uploads.CommitAsync(name, upload.Id, new UploadVoucher(upload.StartedAt, 0), digest, new MemoryStream(content), null, content.Length, Ct);
 
         await using var stream = await blobs.OpenReadAsync(digest, 0, Ct);
         Assert.Equal(SHA256.HashData(content), await SHA256.HashDataAsync(stream, Ct));
     }
+
+    /// <summary>What the state in the Location of a response carrying <paramref name="status"/> vouches for.</summary>
+    private static UploadVoucher Voucher(UploadStatus status) => new(status.StartedAt, status.Size);
 
     private (UploadStore Uploads, BlobStore Blobs) Replica()
     {

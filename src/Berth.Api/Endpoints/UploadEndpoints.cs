@@ -57,25 +57,15 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
             // Monolithic upload: the whole blob in this one request.
             var digest = Digest.Parse(digestText);
             RegistryRequest.AllowUnlimitedBody(context);
-            var session = await uploads.StartAsync(name, cancellationToken);
-            long size;
-            try
-            {
-                size = await uploads.CommitAsync(name, session.Id, digest, context.Request.Body, null, context.Request.ContentLength, cancellationToken);
-            }
-            catch
-            {
-                await uploads.DiscardAsync(name, session.Id, CancellationToken.None);
-                throw;
-            }
-
+            var session = uploads.Start();
+            var size = await uploads.CommitAsync(name, session.Id, new UploadVoucher(session.StartedAt, 0), digest, context.Request.Body, null,
+                context.Request.ContentLength, cancellationToken);
             Created(context, name, digest);
             events.Publish(context, RegistryEvent.Push, name, digest, MediaTypes.OctetStream, size);
             return;
         }
 
-        var status = await uploads.StartAsync(name, cancellationToken);
-        Accepted(context, name, status, StatusCodes.Status202Accepted);
+        Accepted(context, name, uploads.Start(), StatusCodes.Status202Accepted);
     }
 
     /// <summary>The grant the dispatcher attached after authorizing the request decides; no grant, no mount.</summary>
@@ -86,11 +76,11 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
     {
         RegistryRequest.EnsureWritable(options);
         var name = RegistryRequest.Name(route);
-        var id = VerifiedUploadId(context, route);
+        var (id, voucher) = VerifiedUpload(context, route);
         RegistryRequest.AllowUnlimitedBody(context);
 
         var (rangeStart, declaredLength) = ParseContentRange(context);
-        var status = await uploads.AppendAsync(name, id, context.Request.Body, rangeStart, declaredLength, context.RequestAborted);
+        var status = await uploads.AppendAsync(name, id, voucher, context.Request.Body, rangeStart, declaredLength, context.RequestAborted);
         Accepted(context, name, status, StatusCodes.Status202Accepted);
     }
 
@@ -98,7 +88,7 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
     {
         RegistryRequest.EnsureWritable(options);
         var name = RegistryRequest.Name(route);
-        var id = VerifiedUploadId(context, route);
+        var (id, voucher) = VerifiedUpload(context, route);
         var digestText = context.Request.Query["digest"].ToString();
         if (digestText.Length == 0)
         {
@@ -109,7 +99,7 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
         RegistryRequest.AllowUnlimitedBody(context);
         var (rangeStart, declaredLength) = ParseContentRange(context);
         var body = HasBody(context.Request) ? context.Request.Body : null;
-        var committed = await uploads.CommitAsync(name, id, digest, body, rangeStart, declaredLength, context.RequestAborted);
+        var committed = await uploads.CommitAsync(name, id, voucher, digest, body, rangeStart, declaredLength, context.RequestAborted);
         Created(context, name, digest);
         events.Publish(context, RegistryEvent.Push, name, digest, MediaTypes.OctetStream, committed);
     }
@@ -117,8 +107,8 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
     public async Task GetStatusAsync(HttpContext context, RegistryRoute route)
     {
         var name = RegistryRequest.Name(route);
-        var id = VerifiedUploadId(context, route);
-        var status = await uploads.StatusAsync(name, id, context.RequestAborted);
+        var (id, voucher) = VerifiedUpload(context, route);
+        var status = await uploads.StatusAsync(name, id, voucher, context.RequestAborted);
         Accepted(context, name, status, StatusCodes.Status204NoContent);
     }
 
@@ -126,13 +116,17 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
     {
         RegistryRequest.EnsureWritable(options);
         var name = RegistryRequest.Name(route);
-        var id = VerifiedUploadId(context, route);
-        await uploads.CancelAsync(name, id, context.RequestAborted);
+        var (id, voucher) = VerifiedUpload(context, route);
+        await uploads.CancelAsync(name, id, voucher, context.RequestAborted);
         context.Response.StatusCode = StatusCodes.Status204NoContent;
         context.Response.ContentLength = 0;
     }
 
-    private string VerifiedUploadId(HttpContext context, RegistryRoute route)
+    /// <summary>
+    /// The upload id and what the client's <c>_state</c> vouches for (null without one: an upload in storage can be
+    /// continued by id alone, as registry:2 allows; one that has received nothing exists only in its state).
+    /// </summary>
+    private (string Id, UploadVoucher? Voucher) VerifiedUpload(HttpContext context, RegistryRoute route)
     {
         var id = route.Argument;
         if (!UploadStore.IsValidId(id))
@@ -143,12 +137,14 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
         // Clients echo the Location we gave them; a state we did not sign, or one for another
         // upload, is refused. Storage stays the authority on the offset.
         var state = context.Request.Query["_state"].ToString();
-        if (state.Length > 0 && !stateToken.Verify(state, route.Name, id))
+        if (state.Length == 0)
         {
-            throw ErrorCode.BlobUploadInvalid.With(new { uuid = id }, "the upload state is invalid or was not issued for this upload");
+            return (id, null);
         }
 
-        return id;
+        var voucher = stateToken.Verify(state, route.Name, id)
+            ?? throw ErrorCode.BlobUploadInvalid.With(new { uuid = id }, "the upload state is invalid or was not issued for this upload");
+        return (id, voucher);
     }
 
     /// <summary>

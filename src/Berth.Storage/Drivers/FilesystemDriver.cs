@@ -138,6 +138,14 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
         return Task.FromResult<StorageWriter>(new FileWriter(stream, full));
     }
 
+    public Task<StorageWriter> CreateAsync(string path, CancellationToken cancellationToken)
+    {
+        var full = LocalPath(path);
+        var temp = NewStagingPath();
+        var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+        return Task.FromResult<StorageWriter>(new StagedFileWriter(this, stream, temp, full));
+    }
+
     public Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken)
     {
         // One stat serves files and directories alike (FileInfo.Exists is false for a directory, but its attributes
@@ -401,6 +409,47 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Could not remove stale staging entry {Entry}")]
     private static partial void LogStagingCleanupFailed(ILogger logger, string entry, Exception exception);
+
+    /// <summary>A new file written in staging and published by <see cref="PublishFile"/> at commit, or removed.</summary>
+    private sealed class StagedFileWriter(FilesystemDriver owner, FileStream stream, string stagingPath, string destination) : StorageWriter
+    {
+        private bool _closed;
+
+        public override long Size => stream.Length;
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken) =>
+            stream.WriteAsync(buffer, cancellationToken);
+
+        public override async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            _closed = true;
+            try
+            {
+                stream.Flush(flushToDisk: true);
+                await stream.DisposeAsync();
+                owner.PublishFile(stagingPath, destination);
+            }
+            catch
+            {
+                await stream.DisposeAsync();
+                TryDeleteFile(stagingPath);
+                throw;
+            }
+        }
+
+        public override Task CancelAsync(CancellationToken cancellationToken) => DisposeAsync().AsTask();
+
+        public override async ValueTask DisposeAsync()
+        {
+            if (!_closed)
+            {
+                _closed = true;
+                await stream.DisposeAsync();
+                TryDeleteFile(stagingPath);
+            }
+        }
+    }
 
     private sealed class FileWriter(FileStream stream, string path) : StorageWriter
     {

@@ -35,6 +35,14 @@ public interface IStorageDriver
     /// </summary>
     Task<StorageWriter> OpenWriteAsync(string path, bool append, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Opens a writer for a whole new object that stays invisible until <see cref="StorageWriter.CommitAsync"/>, which
+    /// makes it durable and puts it at <paramref name="path"/> atomically, replacing any previous content. Cancelling,
+    /// or disposing without committing, discards everything written. This is how content whose name is known before its
+    /// bytes arrive (a blob pushed in one request, named by its digest) is stored without a scratch object of its own.
+    /// </summary>
+    Task<StorageWriter> CreateAsync(string path, CancellationToken cancellationToken);
+
     /// <summary>Describes a file or directory.</summary>
     Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken);
 
@@ -60,7 +68,9 @@ public sealed record StorageFileInfo(string Path, long Size, DateTimeOffset Modi
 /// <summary>
 /// An open write to one path. Bytes written are not guaranteed durable until
 /// <see cref="CommitAsync"/>; <see cref="CancelAsync"/> removes what was written.
-/// Disposing without either keeps what was written so far (an upload can resume).
+/// Disposing without either keeps what was written so far for a writer from
+/// <see cref="IStorageDriver.OpenWriteAsync"/> (an upload can resume) and discards it for one from
+/// <see cref="IStorageDriver.CreateAsync"/> (nothing was published).
 /// </summary>
 public abstract class StorageWriter : IAsyncDisposable
 {

@@ -62,6 +62,16 @@ public sealed class InMemoryDriver : IStorageDriver
         }
     }
 
+    public Task<StorageWriter> CreateAsync(string path, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            EnsureNotDirectory(path);
+        }
+
+        return Task.FromResult<StorageWriter>(new PendingWriter(this, path));
+    }
+
     public Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken)
     {
         lock (_lock)
@@ -185,6 +195,47 @@ public sealed class InMemoryDriver : IStorageDriver
             data.CopyTo(_buffer.AsSpan(Length));
             Length += data.Length;
             ModifiedAt = DateTimeOffset.UtcNow;
+        }
+    }
+
+    /// <summary>Collects a new object apart from the others and swaps it in whole at commit.</summary>
+    private sealed class PendingWriter(InMemoryDriver owner, string path) : StorageWriter
+    {
+        private readonly InMemoryFile _pending = new([]);
+        private bool _closed;
+
+        public override long Size => _pending.Length;
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            _pending.Append(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public override Task CommitAsync(CancellationToken cancellationToken)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            _closed = true;
+            lock (owner._lock)
+            {
+                owner.EnsureNotDirectory(path);
+                owner._files[path] = _pending;
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public override Task CancelAsync(CancellationToken cancellationToken)
+        {
+            _closed = true;
+            return Task.CompletedTask;
+        }
+
+        public override ValueTask DisposeAsync()
+        {
+            _closed = true;
+            return ValueTask.CompletedTask;
         }
     }
 

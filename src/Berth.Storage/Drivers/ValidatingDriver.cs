@@ -49,6 +49,12 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
         return MeasuredAsync("open_write", () => Inner.OpenWriteAsync(path, append, cancellationToken));
     }
 
+    public Task<StorageWriter> CreateAsync(string path, CancellationToken cancellationToken)
+    {
+        ValidatePath(path);
+        return MeasuredAsync("create", () => Inner.CreateAsync(path, cancellationToken));
+    }
+
     public Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken)
     {
         ValidatePath(path);

@@ -35,6 +35,23 @@ public sealed class FilesystemDriverTests : StorageDriverSuite
         }
 
         await Driver.MoveAsync("/docker/registry/v2/repositories/r/_uploads/u/data", "/docker/registry/v2/blobs/sha256/cd/cdef/data", Ct);
+        await using (var created = await Driver.CreateAsync("/docker/registry/v2/blobs/sha256/ef/ef01/data", Ct))
+        {
+            await created.WriteAsync(Bytes("published whole"), Ct);
+            await created.CommitAsync(Ct);
+        }
+
+        await using (var discarded = await Driver.CreateAsync("/docker/registry/v2/blobs/sha256/ef/ef02/data", Ct))
+        {
+            await discarded.WriteAsync(Bytes("never published"), Ct);
+        }
+
+        await using (var cancelled = await Driver.CreateAsync("/docker/registry/v2/blobs/sha256/ef/ef03/data", Ct))
+        {
+            await cancelled.WriteAsync(Bytes("cancelled"), Ct);
+            await cancelled.CancelAsync(Ct);
+        }
+
         await Driver.DeleteAsync("/docker/registry/v2/repositories/r/_uploads", Ct);
         await Driver.DeleteAsync("/docker/registry/v2/repositories/r/_layers/link", Ct);
         await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => Driver.PutContentAsync($"/many/new/dirs/f{i}", Bytes("x"), Ct))));

@@ -304,6 +304,103 @@ public abstract class StorageDriverSuite : IDisposable
         Assert.Equal(7, (await Driver.StatAsync("/upload/data", Ct)).Size);
     }
 
+    // ---- new objects published whole ----
+
+    [Fact]
+    public async Task Create_IsInvisibleUntilCommitThenWholeUnderMissingParents()
+    {
+        var content = RandomBytes(300_000, 11);
+        await using (var writer = await Driver.CreateAsync("/blobs/ab/abcdef/data", Ct))
+        {
+            await writer.WriteAsync(content.AsMemory(0, 100_000), Ct);
+            await writer.WriteAsync(content.AsMemory(100_000), Ct);
+            Assert.Equal(content.Length, writer.Size);
+            Assert.False(await ExistsAsync("/blobs/ab/abcdef/data"));
+            Assert.False(await ExistsAsync("/blobs"));
+
+            await writer.CommitAsync(Ct);
+        }
+
+        Assert.Equal(content, await ReadAllAsync("/blobs/ab/abcdef/data"));
+        Assert.Equal(content.Length, (await Driver.StatAsync("/blobs/ab/abcdef/data", Ct)).Size);
+    }
+
+    [Fact]
+    public async Task Create_Empty_CommitsAnEmptyObject()
+    {
+        await using (var writer = await Driver.CreateAsync("/empty/data", Ct))
+        {
+            await writer.CommitAsync(Ct);
+        }
+
+        Assert.Empty(await Driver.GetContentAsync("/empty/data", 10, Ct));
+    }
+
+    [Fact]
+    public async Task Create_DisposedWithoutCommit_LeavesNothingAndKeepsWhatWasThere()
+    {
+        await Driver.PutContentAsync("/kept/data", Bytes("old"), Ct);
+
+        await using (var writer = await Driver.CreateAsync("/kept/data", Ct))
+        {
+            await writer.WriteAsync(Bytes("never published"), Ct);
+        }
+
+        await using (var writer = await Driver.CreateAsync("/never/data", Ct))
+        {
+            await writer.WriteAsync(RandomBytes(200_000, 12), Ct);
+        }
+
+        Assert.Equal(Bytes("old"), await Driver.GetContentAsync("/kept/data", 100, Ct));
+        Assert.False(await ExistsAsync("/never/data"));
+        Assert.False(await ExistsAsync("/never"));
+    }
+
+    [Fact]
+    public async Task Create_Cancelled_LeavesWhatWasThere()
+    {
+        await Driver.PutContentAsync("/kept/data", Bytes("old"), Ct);
+
+        await using (var writer = await Driver.CreateAsync("/kept/data", Ct))
+        {
+            await writer.WriteAsync(Bytes("discard me"), Ct);
+            await writer.CancelAsync(Ct);
+        }
+
+        Assert.Equal(Bytes("old"), await Driver.GetContentAsync("/kept/data", 100, Ct));
+    }
+
+    [Fact]
+    public async Task Create_CommittedOverExistingContent_ReplacesIt()
+    {
+        await Driver.PutContentAsync("/replaced/data", Bytes("old content"), Ct);
+
+        await using (var writer = await Driver.CreateAsync("/replaced/data", Ct))
+        {
+            await writer.WriteAsync(Bytes("new"), Ct);
+            Assert.Equal(Bytes("old content"), await Driver.GetContentAsync("/replaced/data", 100, Ct));
+            await writer.CommitAsync(Ct);
+        }
+
+        Assert.Equal(Bytes("new"), await Driver.GetContentAsync("/replaced/data", 100, Ct));
+    }
+
+    [Fact]
+    public async Task Create_ConcurrentWritersToSamePath_LeaveOneCompleteValue()
+    {
+        var values = Enumerable.Range(0, 8).Select(i => RandomBytes(50_000 + i, 100 + i)).ToArray();
+
+        await Task.WhenAll(values.Select(async value =>
+        {
+            await using var writer = await Driver.CreateAsync("/contended/data", Ct);
+            await writer.WriteAsync(value, Ct);
+            await writer.CommitAsync(Ct);
+        }));
+
+        var stored = await ReadAllAsync("/contended/data");
+        Assert.Contains(values, v => v.AsSpan().SequenceEqual(stored));
+    }
+
     // ---- stat ----
 
     [Fact]

@@ -49,6 +49,9 @@ internal class ClockedDriver(IStorageDriver inner, ManualClock clock) : IStorage
     public async Task<StorageWriter> OpenWriteAsync(string path, bool append, CancellationToken cancellationToken) =>
         new Writer(this, path, await Inner.OpenWriteAsync(path, append, cancellationToken));
 
+    public async Task<StorageWriter> CreateAsync(string path, CancellationToken cancellationToken) =>
+        new Writer(this, path, await Inner.CreateAsync(path, cancellationToken));
+
     public async Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken)
     {
         var info = await Inner.StatAsync(path, cancellationToken);

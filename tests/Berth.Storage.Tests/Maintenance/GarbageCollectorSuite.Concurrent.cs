@@ -201,8 +201,8 @@ public abstract partial class GarbageCollectorSuite
 
     private static async Task UploadAsync(MaintenanceHarness h, RepositoryName repository, string text)
     {
-        var upload = await h.Uploads.StartAsync(repository, Ct);
-        await h.Uploads.CommitAsync(repository, upload.Id, Digest.Compute(Bytes(text)), new MemoryStream(Bytes(text)), null, null, Ct);
+        var upload = h.Uploads.Start();
+        await h.Uploads.CommitAsync(repository, upload.Id, new UploadVoucher(upload.StartedAt, 0), Digest.Compute(Bytes(text)), new MemoryStream(Bytes(text)), null, null, Ct);
     }
 
     /// <summary>

@@ -28,8 +28,8 @@ public abstract class UploadPurgerSuite : IDisposable
 
     private async Task<string> StartUploadAsync(RepositoryName name, string data)
     {
-        var upload = await H.Uploads.StartAsync(name, Ct);
-        await H.Uploads.AppendAsync(name, upload.Id, new MemoryStream(Bytes(data)), null, null, Ct);
+        var upload = H.Uploads.Start();
+        await H.Uploads.AppendAsync(name, upload.Id, new UploadVoucher(upload.StartedAt, 0), new MemoryStream(Bytes(data)), null, null, Ct);
         return upload.Id;
     }
 
@@ -46,12 +46,29 @@ public abstract class UploadPurgerSuite : IDisposable
 
         Assert.False(await H.ExistsAsync(StoragePaths.UploadStartedAt(App, abandoned)));
         Assert.False(await H.ExistsAsync(StoragePaths.UploadData(App, abandoned)));
-        Assert.Equal(4, (await H.Uploads.StatusAsync(App, live, Ct)).Size);
+        Assert.Equal(4, (await H.Uploads.StatusAsync(App, live, null, Ct)).Size);
         Assert.True(await H.ExistsAsync(StoragePaths.UploadData(Fresh, otherRepository)));
         Assert.Equal(3, report.UploadsScanned);
         Assert.Equal(1, report.UploadsDeleted);
         Assert.Equal(Bytes("abandoned bytes").Length, report.BytesFreed);
         Assert.False(report.DryRun);
+    }
+
+    [Fact]
+    public async Task Run_CancelledUploadMarkers_AreDeletedOnceAsOldAsTheAge()
+    {
+        var cancelled = H.Uploads.Start();
+        await H.Uploads.CancelAsync(App, cancelled.Id, new UploadVoucher(cancelled.StartedAt, 0), Ct);
+        var marker = StoragePaths.Upload(App, cancelled.Id) + "/cancelled";
+        Assert.True(await H.ExistsAsync(marker));
+
+        await H.NewPurger().RunAsync(TimeSpan.FromHours(1), dryRun: false, Ct);
+        Assert.True(await H.ExistsAsync(marker));
+        H.Clock.Advance(TimeSpan.FromHours(2));
+        var report = await H.NewPurger().RunAsync(TimeSpan.FromHours(1), dryRun: false, Ct);
+
+        Assert.False(await H.ExistsAsync(marker));
+        Assert.Equal(1, report.UploadsDeleted);
     }
 
     [Fact]

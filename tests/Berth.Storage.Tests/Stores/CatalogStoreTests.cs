@@ -62,7 +62,8 @@ public sealed class CatalogStoreTests
         // registry:2 marks a repository by its _layers directory (handleRepository in catalog.go).
         await CreateRepositoriesAsync("real");
         await _h.PutBlobAsync(Name("only/blobs"), Bytes("layer"));
-        await _h.Uploads.StartAsync(Name("only/uploads"), Ct);
+        var upload = _h.Uploads.Start();
+        await _h.Uploads.AppendAsync(Name("only/uploads"), upload.Id, new UploadVoucher(upload.StartedAt, 0), new MemoryStream(Bytes("part")), 0, 4, Ct);
 
         var (names, _) = await _h.Catalog.ListAsync(100, null, Ct);
 

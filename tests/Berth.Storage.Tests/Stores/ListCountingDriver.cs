@@ -19,6 +19,8 @@ internal sealed class ListCountingDriver(IStorageDriver inner) : IStorageDriver
 
     public Task<StorageWriter> OpenWriteAsync(string path, bool append, CancellationToken cancellationToken) => inner.OpenWriteAsync(path, append, cancellationToken);
 
+    public Task<StorageWriter> CreateAsync(string path, CancellationToken cancellationToken) => inner.CreateAsync(path, cancellationToken);
+
     public Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken) => inner.StatAsync(path, cancellationToken);
 
     public Task<IReadOnlyList<string>> ListAsync(string path, CancellationToken cancellationToken)
