@@ -11,6 +11,8 @@
 set -euo pipefail
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo_root"
+# shellcheck source=SCRIPTDIR/lib.sh
+. bench/lib.sh
 
 rounds=${BENCH_ROUNDS:-3}
 blob_mib=${BENCH_BLOB_MIB:-1024}
@@ -29,66 +31,27 @@ page=${BENCH_PAGE:-100}
 repos=${BENCH_REPOS:-1000}
 catalog_n=${BENCH_CATALOG_N:-1000}
 list_repeat=${BENCH_LIST_REPEAT:-10}
+list_max_seconds=60
 port_base=${BENCH_PORT_BASE:-5480}
 verify=${BENCH_VERIFY:-1}
 out=${BENCH_OUT:-bench/results/latest.md}
 tmp_root=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
 
-for n in rounds blob_mib chunk_mib range_mib duration warmup connections threads images pushers tags page repos catalog_n list_repeat port_base; do
-  [[ ${!n} =~ ^[0-9]+$ ]] || { echo "bench: $n must be a whole number, got '${!n}'" >&2; exit 2; }
-done
+require_whole_numbers rounds blob_mib chunk_mib range_mib duration warmup connections threads images pushers tags page repos catalog_n list_repeat port_base
 (( rounds >= 1 && blob_mib >= 1 && chunk_mib >= 1 && range_mib >= 1 && range_mib <= blob_mib && duration >= 1 )) ||
   { echo "bench: need rounds, blob, chunk, range (<= blob) and duration >= 1" >&2; exit 2; }
-for tool in curl wrk nginx openssl docker-registry dotnet git; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (apt-get install wrk nginx-light docker-registry curl openssl)" >&2; exit 2; }
-done
+require_tools "apt-get install wrk nginx-light docker-registry curl openssl" curl wrk nginx openssl docker-registry dotnet git
 
 berth_port=$port_base dist_port=$((port_base + 1)) nginx_port=$((port_base + 2)) sink_port=$((port_base + 3))
-for p in $berth_port $dist_port $nginx_port $sink_port; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "bench: port $p is in use; set BENCH_PORT_BASE" >&2; exit 2; fi
-done
+require_free_ports "$berth_port" "$dist_port" "$nginx_port" "$sink_port"
 
-started=$(date +%s)
-log() { printf '[bench %4ds] %s\n' "$(( $(date +%s) - started ))" "$*" >&2; }
-work=$(mktemp -d "$tmp_root/berth-bench.XXXXXX")
+start_run bench "$tmp_root/berth-bench"
 chmod 755 "$work"   # nginx workers run as nobody and must reach www/
-pids=()
-cleanup() {
-  local p
-  log "stopping servers, removing $work"
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for _ in $(seq 1 50); do
-    local alive=0
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    (( alive )) || break
-    sleep 0.1
-  done
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-  log "cleaned up"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-results=$work/results.tsv
-: >"$results"
-meta() { printf 'meta\t%s\t%s\n' "$1" "$2" >>"$results"; }
-note() { printf 'note\t%s\t%s\n' "$1" "$2" >>"$results"; log "NOTE $1: $2"; }
-record() { # subject figure round value
-  [[ -n $4 ]] || { note "$1" "$2 round $3: no value"; return 0; }
-  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$results"
-}
-kv() { # KEY <<< "k=v k=v"
-  awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
-}
+clean_up_on_exit
 
 # --- build -------------------------------------------------------------------------------
-berth_dir=$work/berth
 if [[ -n ${BENCH_BERTH_DIR:-} ]]; then
-  log "using the prebuilt server in $BENCH_BERTH_DIR"
-  cp -r "$BENCH_BERTH_DIR" "$berth_dir"
-  berth_desc="prebuilt $BENCH_BERTH_DIR"
+  use_prebuilt_berth "$BENCH_BERTH_DIR"
 elif [[ -n ${BENCH_BERTH_REF:-} ]]; then
   # Build a commit in isolation: others' edits in the working tree do not leak in.
   log "building Berth at $BENCH_BERTH_REF (git archive)"
@@ -100,19 +63,9 @@ elif [[ -n ${BENCH_BERTH_REF:-} ]]; then
   rm -rf "$work/src"
   berth_desc="$(git rev-parse --short "$BENCH_BERTH_REF") ($BENCH_BERTH_REF)"
 else
-  log "building Berth (working tree, Release)"
-  timeout 900 dotnet build src/Berth.Server -c Release -nologo -v q >"$work/build.log" 2>&1 ||
-    { tail -20 "$work/build.log" >&2; echo "bench: the working tree does not build; try BENCH_BERTH_REF=HEAD" >&2; exit 1; }
-  # Copy: other builds rewrite bin/ in place while we run.
-  cp -r src/Berth.Server/bin/Release/net10.0 "$berth_dir"
-  berth_desc="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
+  build_berth_working_tree "the working tree does not build; try BENCH_BERTH_REF=HEAD"
 fi
-log "building the load client"
-timeout 600 dotnet build bench/Berth.LoadClient -c Release -nologo -v q >"$work/build-load.log" 2>&1 ||
-  { tail -20 "$work/build-load.log" >&2; exit 1; }
-cp -r bench/Berth.LoadClient/bin/Release/net10.0 "$work/load"
-client() { timeout --kill-after=5 900 dotnet "$work/load/berth-load.dll" "$@" 2>"$work/client.err"; }
-client_err() { tail -c 400 "$work/client.err" 2>/dev/null | tr '\n\t' '  '; }
+build_load_client
 
 # --- data ----------------------------------------------------------------------------------
 blob=$work/www/blob
@@ -136,20 +89,10 @@ http: {addr: 127.0.0.1:$2, secret: bench-secret}
 storage: {filesystem: {rootdirectory: $work/$1-data}, delete: {enabled: true}}
 YAML
 }
-wait_ready() { # url
-  for _ in $(seq 1 300); do
-    curl -fsS --max-time 1 -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "bench: $1 did not come up" >&2; return 1
-}
 
 registry_config berth "$berth_port"
 registry_config distribution "$dist_port"
-dotnet "$berth_dir/berth.dll" serve "$work/berth.yml" >"$work/berth.log" 2>&1 &
-berth_pid=$!; pids+=("$berth_pid")
-env -u AWS_CA_BUNDLE docker-registry serve "$work/distribution.yml" >"$work/distribution.log" 2>&1 &
-dist_pid=$!; pids+=("$dist_pid")
+start_registries
 
 cat >"$work/nginx/nginx.conf" <<NGINX
 daemon off;
@@ -177,8 +120,6 @@ pids+=("$!")
 dotnet "$work/load/berth-load.dll" sink --listen "127.0.0.1:$sink_port" --dir "$work/sink" --max-seconds 3600 >"$work/sink.log" 2>&1 &
 pids+=("$!")
 
-declare -A url=([berth]="http://127.0.0.1:$berth_port" [distribution]="http://127.0.0.1:$dist_port")
-declare -A pid=([berth]=$berth_pid [distribution]=$dist_pid)
 declare -A root=([berth]="$work/berth-data" [distribution]="$work/distribution-data")
 nginx_url="http://127.0.0.1:$nginx_port"
 sink_url="http://127.0.0.1:$sink_port"
@@ -259,21 +200,13 @@ cs_run() { # subject round figure url method [header]
   record "$1" "${3}_rps" "$2" "$(kv rps <<<"$line")"
   record "$1" "${3}_p99" "$2" "$(kv p99_ms <<<"$line")"
 }
-list_run() { # subject round figure url expect
-  local line
-  line=$(client list --url "$4" --repeat "$list_repeat" --max-seconds 60 --expect-items "$5") || { note "$1" "$3 round $2 failed: $(client_err)"; return 0; }
-  record "$1" "${3}_ms" "$2" "$(kv median_ms <<<"$line")"
-  record "$1" "${3}_pages" "$2" "$(kv pages <<<"$line")"
-  record "$1" "${3}_items" "$2" "$(kv items <<<"$line")"
-}
 drop_blob() { # subject digest: free the disk between rounds (every push is of new content anyway)
   local hex=${2#sha256:}
   if [[ -n $hex ]]; then rm -rf "${root[$1]}/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex"; fi
 }
 
 for round in $(seq 1 "$rounds"); do
-  if (( round % 2 == 1 )); then order=(berth distribution); else order=(distribution berth); fi
-  log "round $round/$rounds: ${order[*]}"
+  begin_round "$round"
 
   log "  SHA-256 ceiling (openssl speed)"
   line=$(timeout 60 openssl speed -evp sha256 -bytes 16384 -seconds 3 -mr 2>/dev/null | awk -F: '/^\+F:/{print $NF}')
@@ -331,26 +264,9 @@ for round in $(seq 1 "$rounds"); do
     else note "$s" "tiny images round $round failed: $(client_err)"; fi
   done
 
-  log "  tags list (whole, pages of $page) and catalog"
-  for s in "${order[@]}"; do
-    list_run "$s" "$round" tags_list "${url[$s]}/v2/bench/tags/tags/list" "$tags"
-    list_run "$s" "$round" tags_paged "${url[$s]}/v2/bench/tags/tags/list?n=$page" "$tags"
-    list_run "$s" "$round" catalog "${url[$s]}/v2/_catalog?n=$catalog_n" "$repos"
-  done
+  measure_listings "$round"
 done
 
-# --- whole-run resource use ----------------------------------------------------------------
-ticks=$(getconf CLK_TCK)
-for s in berth distribution; do
-  # /proc/PID/stat: fields after "(comm) " start at state; utime and stime are the 12th and 13th.
-  record "$s" cpu_s 0 "$(sed 's/^.*) //' "/proc/${pid[$s]}/stat" | awk -v t="$ticks" '{printf "%.1f", ($12 + $13) / t}')"
-  record "$s" rss_mib 0 "$(awk '/^VmHWM/{printf "%.1f", $2 / 1024}' "/proc/${pid[$s]}/status")"
-done
-meta load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
-meta duration_total "$(( $(date +%s) - started )) s"
-
-# --- report --------------------------------------------------------------------------------
-mkdir -p "$(dirname "$out")"
-cp "$results" "${out%.md}.tsv"
-client report --results "$results" --out "$out"
-log "report written to $out"
+# --- whole-run resource use, report -------------------------------------------------------
+record_resource_use
+write_report

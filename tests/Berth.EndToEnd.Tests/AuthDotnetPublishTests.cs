@@ -33,16 +33,11 @@ public sealed class AuthDotnetPublishTests(SecureBerthFixture fixture, ITestOutp
         await ExternalCommand.RunCheckedAsync("skopeo",
             ["--insecure-policy", "copy", "--dest-cert-dir", _registry.CertDirectory, "--dest-creds", $"{SecureBerth.Developer}:{SecureBerth.DeveloperPassword}",
              layout.Reference("1"), $"docker://{_registry.Host}/{baseRepository}:1"], log);
-        var project = WriteConsoleProject();
+        var dotnet = new DotnetContainerPublish(_temp, log);
+        var project = dotnet.WriteConsoleProject(AssemblyName, "Hello from a registry with a password");
 
-        var publish = await ExternalCommand.RunAsync(BuildOutput.DotnetHost,
-            [
-                "publish", project, "-c", "Release", "-t:PublishContainer", "-nodeReuse:false", "-p:UseSharedCompilation=false",
-                $"-p:ContainerRegistry={_registry.Host}", $"-p:ContainerRepository={appRepository}", "-p:ContainerImageTag=1.0",
-                $"-p:ContainerBaseImage={_registry.Host}/{baseRepository}:1", "-p:ContainerRuntimeIdentifier=linux-x64",
-            ],
-            log,
-            PublishOptions());
+        var publish = await dotnet.PublishAsync(_registry.Host, project, appRepository, baseRepository,
+            ["-p:ContainerRuntimeIdentifier=linux-x64"], CredentialsAndCa());
 
         Assert.True(publish.ExitCode == 0, $"{publish.DescribeOutput()}\n{_registry.Log}");
         using var http = _registry.CreateHttpClient();
@@ -54,52 +49,12 @@ public sealed class AuthDotnetPublishTests(SecureBerthFixture fixture, ITestOutp
         Assert.Equal(baseImage.Layers[0].Digest, document.Layers[0].Digest);
     }
 
-    private string WriteConsoleProject()
+    /// <summary>The registry credentials and the CA to trust, which the SDK reads from its environment.</summary>
+    private Dictionary<string, string?> CredentialsAndCa() => new()
     {
-        var directory = _temp.CreateSubdirectory("app");
-        var project = Path.Combine(directory, $"{AssemblyName}.csproj");
-        File.WriteAllText(project, $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>{BuildOutput.TargetFramework}</TargetFramework>
-                <AssemblyName>{AssemblyName}</AssemblyName>
-                <ImplicitUsings>enable</ImplicitUsings>
-              </PropertyGroup>
-            </Project>
-
-            """);
-        File.WriteAllText(Path.Combine(directory, "Program.cs"), "Console.WriteLine(\"Hello from a registry with a password\");\n");
-        return project;
-    }
-
-    private CommandOptions PublishOptions()
-    {
-        var environment = new Dictionary<string, string?>
-        {
-            ["DOTNET_CONTAINER_REGISTRY_UNAME"] = SecureBerth.Developer,
-            ["DOTNET_CONTAINER_REGISTRY_PWORD"] = SecureBerth.DeveloperPassword,
-            // OpenSSL, and so .NET on Linux, trusts exactly this file.
-            ["SSL_CERT_FILE"] = _registry.CaPath,
-            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-            ["DOTNET_NOLOGO"] = "1",
-            ["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1",
-            ["MSBUILDDISABLENODEREUSE"] = "1",
-        };
-        // The inner publish must not inherit the outer `dotnet test`'s MSBuild settings.
-        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<object>().Select(key => (string)key))
-        {
-            if (name.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) && !environment.ContainsKey(name))
-            {
-                environment[name] = null;
-            }
-        }
-
-        return new CommandOptions
-        {
-            Timeout = TimeSpan.FromMinutes(8),
-            WorkingDirectory = _temp.Path,
-            Environment = environment,
-        };
-    }
+        ["DOTNET_CONTAINER_REGISTRY_UNAME"] = SecureBerth.Developer,
+        ["DOTNET_CONTAINER_REGISTRY_PWORD"] = SecureBerth.DeveloperPassword,
+        // OpenSSL, and so .NET on Linux, trusts exactly this file.
+        ["SSL_CERT_FILE"] = _registry.CaPath,
+    };
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Berth.EndToEnd.Tests.Infrastructure;
 
@@ -19,7 +20,6 @@ public abstract class DotnetContainerPublishTests : IDisposable
 
     /// <summary>Small enough that the app layer takes several chunks (the SDK's default is far larger).</summary>
     private const int ChunkSize = 16 * 1024;
-    private static readonly TimeSpan PublishTimeout = TimeSpan.FromMinutes(8);
 
     private readonly RegistryProcess _registry;
     private readonly RegistryApiClient _api;
@@ -42,19 +42,16 @@ public abstract class DotnetContainerPublishTests : IDisposable
         var baseRepository = UniqueRepository($"base/{baseFormat}");
         var baseImage = await PushBaseImageAsync(baseRepository, baseFormat);
         var appRepository = UniqueRepository("demo/app");
-        var project = WriteConsoleProject();
+        var dotnet = new DotnetContainerPublish(_temp, _log);
+        var project = dotnet.WriteConsoleProject(AssemblyName, "Hello from an image pushed to Berth");
 
-        var publish = await ExternalCommand.WithRegistryLogAsync(_registry, () => ExternalCommand.RunCheckedAsync(
-            BuildOutput.DotnetHost,
+        var publish = await dotnet.PublishCheckedAsync(_registry, project, appRepository, baseRepository,
             [
-                "publish", project, "-c", "Release", "-t:PublishContainer", "-nodeReuse:false", "-p:UseSharedCompilation=false",
-                $"-p:ContainerRegistry={_registry.Host}", $"-p:ContainerRepository={appRepository}", "-p:ContainerImageTag=1.0",
-                $"-p:ContainerBaseImage={_registry.Host}/{baseRepository}:1", "-p:ContainerRuntimeIdentifier=linux-x64",
+                "-p:ContainerRuntimeIdentifier=linux-x64",
                 // The SDK reports each chunk it uploads only at detailed verbosity.
                 forceChunkedUpload ? "-v:detailed" : "-v:normal",
             ],
-            _log,
-            PublishOptions(forceChunkedUpload)));
+            ChunkedUploadSettings(forceChunkedUpload));
         Assert.Contains("Pushed image", publish.StandardOutput, StringComparison.Ordinal);
         if (forceChunkedUpload)
         {
@@ -95,51 +92,15 @@ public abstract class DotnetContainerPublishTests : IDisposable
         return image;
     }
 
-    private string WriteConsoleProject()
+    /// <summary>
+    /// The SDK's switches for chunked uploads: on, with <see cref="ChunkSize"/> chunks, or removed from the inherited
+    /// environment so the SDK uploads monolithically.
+    /// </summary>
+    private static Dictionary<string, string?> ChunkedUploadSettings(bool forceChunkedUpload) => new()
     {
-        // Written by hand rather than with `dotnet new`, so nothing depends on template packages.
-        var directory = _temp.CreateSubdirectory("app");
-        var project = Path.Combine(directory, $"{AssemblyName}.csproj");
-        File.WriteAllText(project, $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>{BuildOutput.TargetFramework}</TargetFramework>
-                <AssemblyName>{AssemblyName}</AssemblyName>
-                <Nullable>enable</Nullable>
-                <ImplicitUsings>enable</ImplicitUsings>
-              </PropertyGroup>
-            </Project>
-
-            """);
-        File.WriteAllText(Path.Combine(directory, "Program.cs"), "Console.WriteLine(\"Hello from an image pushed to Berth\");\n");
-        return project;
-    }
-
-    private CommandOptions PublishOptions(bool forceChunkedUpload)
-    {
-        var environment = new Dictionary<string, string?>
-        {
-            ["DOTNET_CONTAINER_INSECURE_REGISTRIES"] = _registry.Host,
-            ["DOTNET_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD"] = forceChunkedUpload ? "true" : null,
-            ["DOTNET_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES"] = forceChunkedUpload ? ChunkSize.ToString(System.Globalization.CultureInfo.InvariantCulture) : null,
-            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-            ["DOTNET_NOLOGO"] = "1",
-            ["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1",
-            ["MSBUILDDISABLENODEREUSE"] = "1",
-        };
-        // `dotnet test` runs this inside MSBuild-made environment variables (SDK paths, node settings) that would
-        // point the inner build at the outer one's MSBuild; the inner `dotnet publish` must start clean.
-        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<object>().Select(key => (string)key))
-        {
-            if (name.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) && !environment.ContainsKey(name))
-            {
-                environment[name] = null;
-            }
-        }
-
-        return new CommandOptions { Timeout = PublishTimeout, WorkingDirectory = _temp.Path, Environment = environment };
-    }
+        ["DOTNET_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD"] = forceChunkedUpload ? "true" : null,
+        ["DOTNET_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES"] = forceChunkedUpload ? ChunkSize.ToString(CultureInfo.InvariantCulture) : null,
+    };
 
     private static string UniqueRepository(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..10]}";
 }

@@ -12,7 +12,6 @@ namespace Berth.EndToEnd.Tests;
 public sealed class DotnetMultiArchPublishTests(BerthFixture fixture, ITestOutputHelper log) : IClassFixture<BerthFixture>, IDisposable
 {
     private const string AssemblyName = "E2eMultiApp";
-    private static readonly TimeSpan PublishTimeout = TimeSpan.FromMinutes(8);
 
     // ELF e_machine values (at byte 18 of the header) of the apphost each RID ships.
     private static readonly Dictionary<string, ushort> ElfMachineByArchitecture = new(StringComparer.Ordinal) { ["amd64"] = 0x3E, ["arm64"] = 0xB7 };
@@ -30,17 +29,14 @@ public sealed class DotnetMultiArchPublishTests(BerthFixture fixture, ITestOutpu
         var baseRepository = UniqueRepository($"base/multiarch-{baseFormat}");
         var baseImages = await PushMultiArchBaseAsync(baseRepository, baseFormat);
         var appRepository = UniqueRepository("demo/multiarch");
-        var project = WriteConsoleProject();
+        var dotnet = new DotnetContainerPublish(_temp, log);
+        // RuntimeIdentifiers makes restore fetch both apphosts; ContainerRuntimeIdentifiers makes PublishContainer build
+        // one image per RID and an index over them. Both sit in the project: given on the command line (with %3B for
+        // ';'), the list reached SDK 10.0.4xx's per-RID builds whole and broke their OutputPath.
+        var project = dotnet.WriteConsoleProject(AssemblyName, "Hello from a multi-platform image pushed to Berth",
+            ("RuntimeIdentifiers", "linux-x64;linux-arm64"), ("ContainerRuntimeIdentifiers", "linux-x64;linux-arm64"));
 
-        var publish = await ExternalCommand.WithRegistryLogAsync(_registry, () => ExternalCommand.RunCheckedAsync(
-            BuildOutput.DotnetHost,
-            [
-                "publish", project, "-c", "Release", "-t:PublishContainer", "-nodeReuse:false", "-p:UseSharedCompilation=false",
-                $"-p:ContainerRegistry={_registry.Host}", $"-p:ContainerRepository={appRepository}", "-p:ContainerImageTag=1.0",
-                $"-p:ContainerBaseImage={_registry.Host}/{baseRepository}:1", $"-p:ContainerImageFormat={imageFormat}",
-            ],
-            log,
-            PublishOptions()));
+        var publish = await dotnet.PublishCheckedAsync(_registry, project, appRepository, baseRepository, [$"-p:ContainerImageFormat={imageFormat}"]);
         Assert.Contains("Pushed image index", publish.StandardOutput, StringComparison.Ordinal);
 
         var index = await _api.GetManifestAsync(appRepository, "1.0");
@@ -108,53 +104,6 @@ public sealed class DotnetMultiArchPublishTests(BerthFixture fixture, ITestOutpu
         layout.Tag("1", layout.AddIndex([amd64, arm64]));
         await new Skopeo(log, _registry).CopyAsync(layout.Reference("1"), $"docker://{_registry.Host}/{repository}:1", "--all", "--format", format);
         return new Dictionary<string, OciImage>(StringComparer.Ordinal) { ["amd64"] = amd64, ["arm64"] = arm64 };
-    }
-
-    private string WriteConsoleProject()
-    {
-        // RuntimeIdentifiers makes restore fetch both apphosts; ContainerRuntimeIdentifiers makes PublishContainer build
-        // one image per RID and an index over them. Both sit in the project: given on the command line (with %3B for
-        // ';'), the list reached SDK 10.0.4xx's per-RID builds whole and broke their OutputPath.
-        var directory = _temp.CreateSubdirectory("app");
-        var project = Path.Combine(directory, $"{AssemblyName}.csproj");
-        File.WriteAllText(project, $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>{BuildOutput.TargetFramework}</TargetFramework>
-                <AssemblyName>{AssemblyName}</AssemblyName>
-                <Nullable>enable</Nullable>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <RuntimeIdentifiers>linux-x64;linux-arm64</RuntimeIdentifiers>
-                <ContainerRuntimeIdentifiers>linux-x64;linux-arm64</ContainerRuntimeIdentifiers>
-              </PropertyGroup>
-            </Project>
-
-            """);
-        File.WriteAllText(Path.Combine(directory, "Program.cs"), "Console.WriteLine(\"Hello from a multi-platform image pushed to Berth\");\n");
-        return project;
-    }
-
-    private CommandOptions PublishOptions()
-    {
-        var environment = new Dictionary<string, string?>
-        {
-            ["DOTNET_CONTAINER_INSECURE_REGISTRIES"] = _registry.Host,
-            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-            ["DOTNET_NOLOGO"] = "1",
-            ["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1",
-            ["MSBUILDDISABLENODEREUSE"] = "1",
-        };
-        // The inner `dotnet publish` must not inherit the outer `dotnet test`'s MSBuild settings.
-        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<object>().Select(key => (string)key))
-        {
-            if (name.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) && !environment.ContainsKey(name))
-            {
-                environment[name] = null;
-            }
-        }
-
-        return new CommandOptions { Timeout = PublishTimeout, WorkingDirectory = _temp.Path, Environment = environment };
     }
 
     private static byte[] ReadTarFile(byte[] tar, string name)
