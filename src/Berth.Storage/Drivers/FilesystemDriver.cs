@@ -23,8 +23,16 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
     private readonly string _staging;
     private readonly ILogger _logger;
 
+    private readonly Renames _renames;
+
     public FilesystemDriver(string rootDirectory, ILogger<FilesystemDriver> logger)
+        : this(rootDirectory, logger, Renames.Native)
     {
+    }
+
+    internal FilesystemDriver(string rootDirectory, ILogger<FilesystemDriver> logger, Renames renames)
+    {
+        _renames = renames;
         _root = Path.GetFullPath(rootDirectory).TrimEnd(Path.DirectorySeparatorChar);
         _staging = Path.Combine(_root, StagingDirectoryName);
         _logger = logger;
@@ -236,7 +244,7 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
         var graveyard = NewStagingPath();
         try
         {
-            Renames.MoveNew(full, graveyard);
+            _renames.MoveNew(full, graveyard);
         }
         catch (DirectoryNotFoundException)
         {
@@ -285,7 +293,7 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
         {
             try
             {
-                Renames.ReplaceFile(source, destination);
+                _renames.ReplaceFile(source, destination);
                 DirectorySync.Sync(parent);
                 return;
             }
@@ -324,16 +332,16 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
         var stageRoot = NewStagingPath();
         var staged = Path.Combine(stageRoot, Path.GetRelativePath(topMissing, destination));
         CreateFreshChain(stageRoot, Path.GetDirectoryName(staged)!);
-        Renames.ReplaceFile(source, staged);
+        _renames.ReplaceFile(source, staged);
         try
         {
-            Renames.MoveNew(stageRoot, topMissing);
+            _renames.MoveNew(stageRoot, topMissing);
         }
         catch (IOException)
         {
             // Another writer created the directory meanwhile; it exists now, so a plain rename works.
             Directory.CreateDirectory(parent);
-            Renames.ReplaceFile(staged, destination);
+            _renames.ReplaceFile(staged, destination);
             DirectorySync.Sync(parent);
             Directory.Delete(stageRoot, recursive: true);
             return;

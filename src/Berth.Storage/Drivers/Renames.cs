@@ -8,7 +8,7 @@ namespace Berth.Storage.Drivers;
 /// written), and Directory.Move's "destination exists" check races with other writers, where RENAME_NOREPLACE is
 /// atomic. Elsewhere they fall back to the .NET calls.
 /// </summary>
-internal static partial class Renames
+internal sealed partial class Renames
 {
     private const int AtFdCwd = -100;
     private const uint RenameNoReplace = 1;
@@ -18,11 +18,22 @@ internal static partial class Renames
     private const int EINVAL = 22;
     private const int ENOSYS = 38;
 
-    private static volatile bool _renameat2Unavailable = !OperatingSystem.IsLinux();
+    private volatile bool _renameat2Unavailable;
+
+    private Renames(bool useRenameAt2)
+    {
+        _renameat2Unavailable = !useRenameAt2;
+    }
+
+    /// <summary>This process's renames: renameat2 on Linux, until a filesystem refuses it, then the .NET calls for good.</summary>
+    public static Renames Native { get; } = new(useRenameAt2: OperatingSystem.IsLinux());
+
+    /// <summary>The .NET calls only: what a filesystem without RENAME_NOREPLACE gets (and what tests run the driver on).</summary>
+    public static Renames Portable() => new(useRenameAt2: false);
 
     /// <summary>Renames a file over whatever is at <paramref name="destination"/>.</summary>
     /// <exception cref="DirectoryNotFoundException">The destination's directory (or the source) does not exist.</exception>
-    public static void ReplaceFile(string source, string destination)
+    public void ReplaceFile(string source, string destination)
     {
         if (_renameat2Unavailable)
         {
@@ -43,7 +54,7 @@ internal static partial class Renames
 
     /// <summary>Renames a file or directory to a name that must not exist yet.</summary>
     /// <exception cref="IOException">The destination exists.</exception>
-    public static void MoveNew(string source, string destination)
+    public void MoveNew(string source, string destination)
     {
         if (!_renameat2Unavailable)
         {
