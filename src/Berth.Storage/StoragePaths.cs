@@ -12,7 +12,7 @@ namespace Berth.Storage;
 ///     _manifests/revisions/&lt;alg&gt;/&lt;hex&gt;/link         manifest is part of the repository
 ///     _manifests/tags/&lt;tag&gt;/current/link             the tag's digest
 ///     _manifests/tags/&lt;tag&gt;/index/&lt;alg&gt;/&lt;hex&gt;/link  every digest the tag has had
-///     _uploads/&lt;id&gt;/data, startedat                 an upload in progress
+///     _uploads/&lt;id&gt;/data, startedat                 an upload in progress (cancelled: one that was cancelled)
 ///     _referrers/&lt;alg&gt;/&lt;subject hex&gt;/&lt;alg&gt;/&lt;hex&gt;/link   Berth's referrers index
 /// </code>
 /// A link file holds the digest string, no newline. Repository path components never start with
@@ -59,6 +59,9 @@ public static class StoragePaths
     public static string UploadData(RepositoryName name, string id) => $"{Upload(name, id)}/data";
 
     public static string UploadStartedAt(RepositoryName name, string id) => $"{Upload(name, id)}/startedat";
+
+    /// <summary>Left in place of <c>startedat</c> when an upload is cancelled (Berth's own; registry:2 purges it by age).</summary>
+    public static string UploadCancelled(RepositoryName name, string id) => $"{Upload(name, id)}/cancelled";
 
     public static string Referrers(RepositoryName name, Digest subject) =>
         $"{Repository(name)}/_referrers/{subject.Algorithm}/{subject.Encoded}";

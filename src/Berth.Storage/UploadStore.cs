@@ -45,8 +45,6 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
     /// </summary>
     public static readonly TimeSpan UntouchedUploadLifetime = TimeSpan.FromDays(7);
 
-    private const string CancelledMarker = "cancelled";
-
     private const int MaxCachedHashStates = 4096;
     private static readonly SemaphoreSlim[] Stripes = Enumerable.Range(0, 256).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
     private readonly ConcurrentDictionary<string, HashState> _hashStates = new(StringComparer.Ordinal);
@@ -103,8 +101,8 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
 
         try
         {
-            // Anything there without a startedat is a cancelled upload's marker (or a completed upload being removed).
-            await driver.StatAsync(StoragePaths.Upload(name, id), cancellationToken);
+            // One object to look for (a HEAD on S3, where a directory would also need a listing).
+            await driver.StatAsync(StoragePaths.UploadCancelled(name, id), cancellationToken);
             return null;
         }
         catch (StoragePathNotFoundException)
@@ -344,7 +342,7 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
     }
 
     private Task MarkCancelledAsync(RepositoryName name, string id, CancellationToken cancellationToken) =>
-        WriteBookkeepingAsync(StoragePaths.Upload(name, id) + "/" + CancelledMarker, [], cancellationToken);
+        WriteBookkeepingAsync(StoragePaths.UploadCancelled(name, id), [], cancellationToken);
 
     private static void EnsureRangeStartsAt(long size, long? rangeStart)
     {

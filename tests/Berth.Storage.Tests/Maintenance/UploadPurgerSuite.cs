@@ -59,7 +59,7 @@ public abstract class UploadPurgerSuite : IDisposable
     {
         var cancelled = H.Uploads.Start();
         await H.Uploads.CancelAsync(App, cancelled.Id, new UploadVoucher(cancelled.StartedAt, 0), Ct);
-        var marker = StoragePaths.Upload(App, cancelled.Id) + "/cancelled";
+        var marker = StoragePaths.UploadCancelled(App, cancelled.Id);
         Assert.True(await H.ExistsAsync(marker));
 
         await H.NewPurger().RunAsync(TimeSpan.FromHours(1), dryRun: false, Ct);
