@@ -139,12 +139,12 @@ meta parameters "rounds=$rounds blob=${blob_mib}MiB chunk=${chunk_mib}MiB range=
 for k in rounds blob_mib chunk_mib range_mib connections threads images pushers tags page repos catalog_n; do meta "$k" "${!k}"; done
 
 # --- fill each registry: one small image tagged $tags times, $repos repositories ----------
-declare -A layer manifest
+declare -A layer
 for s in berth distribution; do
   log "$s: populating $tags tags and $repos repositories"
   line=$(client populate-tags --registry "${url[$s]}" --repo bench/tags --count "$tags" --concurrency "$pushers") ||
     { echo "bench: $s: populate-tags failed: $(client_err)" >&2; exit 1; }
-  layer[$s]=$(kv layer <<<"$line"); manifest[$s]=$(kv manifest <<<"$line")
+  layer[$s]=$(kv layer <<<"$line")
   record "$s" populate_tags_s 0 "$(kv seconds <<<"$line")"
   line=$(client populate-repos --registry "${url[$s]}" --prefix cat/r --from bench/tags --count "$repos" --concurrency "$pushers") ||
     { echo "bench: $s: populate-repos failed: $(client_err)" >&2; exit 1; }
