@@ -101,8 +101,12 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
 
         try
         {
-            // One object to look for (a HEAD on S3, where a directory would also need a listing).
-            await driver.StatAsync(StoragePaths.UploadCancelled(name, id), cancellationToken);
+            // Read rather than stat: one request on S3 either way, where a stat that misses also lists the prefix.
+            await driver.GetContentAsync(StoragePaths.UploadCancelled(name, id), 0, cancellationToken);
+            return null;
+        }
+        catch (StorageObjectTooLargeException)
+        {
             return null;
         }
         catch (StoragePathNotFoundException)
@@ -158,7 +162,9 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
             var actual = await FinishHashAsync(name, id, status.Size, expected.Algorithm, cancellationToken);
             if (actual != expected)
             {
-                await DeleteUploadAsync(name, id, cancellationToken);
+                // The failed commit ends the upload, on every replica and for every state the client holds.
+                await MarkCancelledAsync(name, id, cancellationToken);
+                await DeleteUploadAsync(name, id, cancellationToken, keepMarker: true);
                 throw DigestMismatch(expected, actual);
             }
 
@@ -198,10 +204,8 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         try
         {
             await StatusAsync(name, id, voucher, cancellationToken);
-            ForgetHash(id);
             await MarkCancelledAsync(name, id, cancellationToken);
-            await Links.DeleteIfExistsAsync(driver, StoragePaths.UploadStartedAt(name, id), cancellationToken);
-            await Links.DeleteIfExistsAsync(driver, StoragePaths.UploadData(name, id), cancellationToken);
+            await DeleteUploadAsync(name, id, cancellationToken, keepMarker: true);
         }
         finally
         {
@@ -210,11 +214,18 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
     }
 
     /// <summary>
+    /// A blob pushed in one request (<c>POST ?digest=</c>): no upload id the client could come back to, so nothing to
+    /// look up or mark.
+    /// </summary>
+    public Task<long> StoreAsync(RepositoryName name, Digest expected, Stream body, long? declaredLength, CancellationToken cancellationToken) =>
+        StoreWholeAsync(name, id: null, expected, body, rangeStart: null, declaredLength, cancellationToken);
+
+    /// <summary>
     /// Commits an upload that has nothing in storage: the body (if any) streams straight to the blob's place,
     /// published only when its digest matches, and the blob is linked into the repository. A body that does not
     /// match ends the upload, as a failed commit of a stored one does; one cut short leaves it untouched, to retry.
     /// </summary>
-    private async Task<long> StoreWholeAsync(RepositoryName name, string id, Digest expected, Stream? body, long? rangeStart,
+    private async Task<long> StoreWholeAsync(RepositoryName name, string? id, Digest expected, Stream? body, long? rangeStart,
         long? declaredLength, CancellationToken cancellationToken)
     {
         EnsureRangeStartsAt(0, rangeStart);
@@ -225,7 +236,11 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         if (actual != expected)
         {
             // Disposing the writer discards what was written.
-            await MarkCancelledAsync(name, id, cancellationToken);
+            if (id is not null)
+            {
+                await MarkCancelledAsync(name, id, cancellationToken);
+            }
+
             throw DigestMismatch(expected, actual);
         }
 
@@ -327,11 +342,23 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
                     following = await body.ReadAtLeastAsync(next.AsMemory(0, CopyBufferSize), CopyBufferSize, throwOnEndOfStream: false,
                         cancellationToken);
                 }
-                finally
+                catch
                 {
-                    // The buffer may not be reused, nor go back to the pool, while the write still reads it.
-                    await writing;
+                    // The buffer may not go back to the pool while the write still reads it; the client's failure is the
+                    // one to report.
+                    try
+                    {
+                        await writing;
+                    }
+                    catch (Exception)
+                    {
+                        // Whatever the write hit (a full disk, an S3 error), the read failed first.
+                    }
+
+                    throw;
                 }
+
+                await writing;
 
                 (current, next) = (next, current);
                 read = following;
@@ -424,7 +451,7 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         await writer.CommitAsync(cancellationToken);
     }
 
-    private async Task DeleteUploadAsync(RepositoryName name, string id, CancellationToken cancellationToken)
+    private async Task DeleteUploadAsync(RepositoryName name, string id, CancellationToken cancellationToken, bool keepMarker = false)
     {
         ForgetHash(id);
 
@@ -433,7 +460,10 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         // process left in it meanwhile is taken by the directory delete all the same.
         await Links.DeleteIfExistsAsync(driver, StoragePaths.UploadStartedAt(name, id), cancellationToken);
         await Links.DeleteIfExistsAsync(driver, StoragePaths.UploadData(name, id), cancellationToken);
-        await Links.DeleteIfExistsAsync(driver, StoragePaths.Upload(name, id), cancellationToken);
+        if (!keepMarker)
+        {
+            await Links.DeleteIfExistsAsync(driver, StoragePaths.Upload(name, id), cancellationToken);
+        }
     }
 
     private void ForgetHash(string id)

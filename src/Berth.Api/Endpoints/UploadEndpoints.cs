@@ -57,9 +57,7 @@ public sealed class UploadEndpoints(UploadStore uploads, BlobStore blobs, Regist
             // Monolithic upload: the whole blob in this one request.
             var digest = Digest.Parse(digestText);
             RegistryRequest.AllowUnlimitedBody(context);
-            var session = uploads.Start();
-            var size = await uploads.CommitAsync(name, session.Id, new UploadVoucher(session.StartedAt, 0), digest, context.Request.Body, null,
-                context.Request.ContentLength, cancellationToken);
+            var size = await uploads.StoreAsync(name, digest, context.Request.Body, context.Request.ContentLength, cancellationToken);
             Created(context, name, digest);
             events.Publish(context, RegistryEvent.Push, name, digest, MediaTypes.OctetStream, size);
             return;

@@ -100,7 +100,8 @@ public static class ConfigurationLoader
         catch (InvalidOperationException exception)
         {
             // And a flow collection ({...} or [...]) still open at the end of the file this way, without a position.
-            throw new ConfigurationException($"{context.FileName}: invalid YAML: a {{...}} or [...] is not closed before the end of the file", exception);
+            throw new ConfigurationException(
+                $"{context.FileName}: invalid YAML: {exception.Message} (a {{...}} or [...] not closed before the end of the file reads this way)", exception);
         }
 
         if (stream.Documents.Count > 1)

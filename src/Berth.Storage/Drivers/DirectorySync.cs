@@ -18,6 +18,9 @@ internal static partial class DirectorySync
 {
     private const int ReadOnly = 0;
     private const int LinuxCloseOnExec = 0x80000;
+    private const int EBADF = 9;
+    private const int EINVAL = 22;
+    private const int ENOTSUP = 95;
 
     /// <summary>Syncs <paramref name="directory"/>'s entries to disk.</summary>
     /// <exception cref="IOException">The directory could not be opened or synced.</exception>
@@ -38,7 +41,13 @@ internal static partial class DirectorySync
         {
             if (FSync(descriptor) != 0)
             {
-                throw Failure("fsync", directory, Marshal.GetLastPInvokeError());
+                var errno = Marshal.GetLastPInvokeError();
+                // Some filesystems (certain network and FUSE ones) cannot sync a directory and say so; their renames are
+                // as durable as they make them, and the write has already happened, so this is not a failure.
+                if (errno is not (EBADF or EINVAL or ENOTSUP))
+                {
+                    throw Failure("fsync", directory, errno);
+                }
             }
         }
         finally
@@ -48,7 +57,7 @@ internal static partial class DirectorySync
     }
 
     private static IOException Failure(string call, string directory, int errno) =>
-        new($"cannot {call} directory '{directory}': {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+        new($"cannot {call} directory '{directory}': {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);

@@ -43,10 +43,11 @@ namespace Berth.Storage.Maintenance;
 /// </list>
 /// If the run fails or is cancelled between 2 and 4, what is still in quarantine is restored
 /// before the exception propagates; if the process dies, step 1 of the next run does it.</para>
-/// <para><b>Uploads in progress</b> have no link yet and their bytes are under <c>_uploads</c>,
-/// which the collector never touches. When one commits during the run, either the digest is
-/// absent from <c>blobs/</c> (never stored, or already quarantined) and the commit moves fresh
-/// data into place, which is not in quarantine and is never deleted (the last step deletes the
+/// <para><b>Uploads in progress</b> have no link yet and their bytes are under <c>_uploads</c> (or, for
+/// a blob sent whole, in a staging file or an unfinished multipart upload), which the collector
+/// never touches. When one commits during the run, either the digest is absent from <c>blobs/</c>
+/// (never stored, or already quarantined) and the commit publishes fresh data, with a fresh
+/// modification time, which is not in quarantine and is never deleted (the last step deletes the
 /// quarantine copy only), or the data is present and only the link is written, which the re-scan
 /// sees. A commit whose upload data was written long ago moves an old file into place, but its
 /// link is new, so the grace check on links (mark) or the re-scan (sweep) keeps it.</para>

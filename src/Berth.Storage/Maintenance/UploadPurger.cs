@@ -49,9 +49,22 @@ public sealed class UploadPurger(IStorageDriver driver, TimeProvider time, ILogg
             {
                 scanned++;
                 var id = Links.LastSegment(uploadDirectory);
-                var startedAt = await ReadStartedAtAsync(uploadDirectory, cancellationToken)
-                    ?? await NewestModificationAsync(uploadDirectory, cancellationToken);
-                if (startedAt is null || startedAt >= cutoff)
+                var startedAt = await ReadStartedAtAsync(uploadDirectory, cancellationToken);
+                var uploadCutoff = cutoff;
+                if (startedAt is null)
+                {
+                    if (await LayoutWalker.StatOrNullAsync(driver, StoragePaths.UploadCancelled(name, id), cancellationToken) is not null)
+                    {
+                        // A cancelled upload's marker is what refuses the states its client still holds, which stay valid for
+                        // UntouchedUploadLifetime whatever the purge age.
+                        var markerCutoff = time.GetUtcNow() - UploadStore.UntouchedUploadLifetime;
+                        uploadCutoff = markerCutoff < cutoff ? markerCutoff : cutoff;
+                    }
+
+                    startedAt = await NewestModificationAsync(uploadDirectory, cancellationToken);
+                }
+
+                if (startedAt is null || startedAt >= uploadCutoff)
                 {
                     continue;
                 }

@@ -1,4 +1,5 @@
 using Berth.Core;
+using Berth.Core.Errors;
 using Berth.Storage.Drivers;
 using Microsoft.Extensions.Logging.Abstractions;
 using static Berth.Storage.Tests.Maintenance.MaintenanceHarness;
@@ -55,20 +56,26 @@ public abstract class UploadPurgerSuite : IDisposable
     }
 
     [Fact]
-    public async Task Run_CancelledUploadMarkers_AreDeletedOnceAsOldAsTheAge()
+    public async Task Run_CancelledUploadMarkers_OutliveTheStatesTheyRefuse()
     {
         var cancelled = H.Uploads.Start();
-        await H.Uploads.CancelAsync(App, cancelled.Id, new UploadVoucher(cancelled.StartedAt, 0), Ct);
+        var voucher = new UploadVoucher(cancelled.StartedAt, 0);
+        await H.Uploads.CancelAsync(App, cancelled.Id, voucher, Ct);
         var marker = StoragePaths.UploadCancelled(App, cancelled.Id);
         Assert.True(await H.ExistsAsync(marker));
 
+        // Older than the purge age, but the client's state is still valid: the marker stays and keeps refusing it.
+        H.Clock.Advance(TimeSpan.FromHours(2));
         await H.NewPurger().RunAsync(TimeSpan.FromHours(1), dryRun: false, Ct);
         Assert.True(await H.ExistsAsync(marker));
-        H.Clock.Advance(TimeSpan.FromHours(2));
+        await Berth.Storage.Tests.Stores.StoreHarness.ThrowsAsync(ErrorCode.BlobUploadUnknown, () => H.Uploads.StatusAsync(App, cancelled.Id, voucher, Ct));
+
+        H.Clock.Advance(UploadStore.UntouchedUploadLifetime);
         var report = await H.NewPurger().RunAsync(TimeSpan.FromHours(1), dryRun: false, Ct);
 
         Assert.False(await H.ExistsAsync(marker));
         Assert.Equal(1, report.UploadsDeleted);
+        await Berth.Storage.Tests.Stores.StoreHarness.ThrowsAsync(ErrorCode.BlobUploadUnknown, () => H.Uploads.StatusAsync(App, cancelled.Id, voucher, Ct));
     }
 
     [Fact]

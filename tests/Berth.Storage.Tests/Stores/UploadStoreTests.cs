@@ -272,7 +272,10 @@ public sealed class UploadStoreTests
         Assert.Equal(wrong.ToString(), detail.GetProperty("expected").GetString());
         Assert.Equal(Digest.Compute(Bytes("actual content")).ToString(), detail.GetProperty("actual").GetString());
         await ThrowsAsync(ErrorCode.BlobUploadUnknown, () => _h.Uploads.StatusAsync(Repo, id, v with { Offset = 14 }, Ct));
-        Assert.False(await _h.ExistsAsync(StoragePaths.Upload(Repo, id)));
+        // Not even the state from the POST brings it back.
+        await ThrowsAsync(ErrorCode.BlobUploadUnknown, () => _h.Uploads.StatusAsync(Repo, id, v, Ct));
+        Assert.False(await _h.ExistsAsync(StoragePaths.UploadData(Repo, id)));
+        Assert.False(await _h.ExistsAsync(StoragePaths.UploadStartedAt(Repo, id)));
         Assert.Null(await _h.Blobs.StatAsync(Repo, wrong, Ct));
         Assert.Null(await _h.Blobs.StatContentAsync(wrong, Ct));
     }
