@@ -159,7 +159,7 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
                 status = await AppendLockedAsync(name, status, lastChunk, rangeStart, declaredLength, cancellationToken, flushToDisk: true);
             }
 
-            var actual = await FinishHashAsync(name, id, status.Size, expected.Algorithm, cancellationToken);
+            var actual = await FinishHashAsync(name, id, status.Size, expected, cancellationToken);
             if (actual != expected)
             {
                 // The failed commit ends the upload, on every replica and for every state the client holds.
@@ -229,7 +229,7 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         long? declaredLength, CancellationToken cancellationToken)
     {
         EnsureRangeStartsAt(0, rangeStart);
-        using var hash = IncrementalHash.CreateHash(expected.Algorithm == Digest.Sha512 ? HashAlgorithmName.SHA512 : HashAlgorithmName.SHA256);
+        using var hash = IncrementalHash.CreateHash(expected.HashAlgorithm);
         await using var writer = await driver.CreateAsync(StoragePaths.BlobData(expected), cancellationToken);
         var size = body is null ? 0 : await CopyAsync(body, writer, hash, declaredLength, cancellationToken);
         var actual = Digest.FromHash(expected.Algorithm, hash.GetHashAndReset());
@@ -408,8 +408,10 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         ErrorCode.DigestInvalid.With(new { expected = expected.ToString(), actual = actual.ToString() },
             $"digest {expected} does not match the uploaded content ({actual})");
 
-    private async Task<Digest> FinishHashAsync(RepositoryName name, string id, long size, string algorithm, CancellationToken cancellationToken)
+    /// <summary>The digest of the upload's content, computed with <paramref name="expected"/>'s algorithm.</summary>
+    private async Task<Digest> FinishHashAsync(RepositoryName name, string id, long size, Digest expected, CancellationToken cancellationToken)
     {
+        var algorithm = expected.Algorithm;
         if (_hashStates.TryRemove(id, out var state))
         {
             using (state)
@@ -422,7 +424,7 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
         }
 
         // No usable in-process state (a restart, another replica, sha512): hash what storage holds.
-        using var rehash = IncrementalHash.CreateHash(algorithm == Digest.Sha512 ? HashAlgorithmName.SHA512 : HashAlgorithmName.SHA256);
+        using var rehash = IncrementalHash.CreateHash(expected.HashAlgorithm);
         if (size > 0)
         {
             var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
