@@ -1,6 +1,8 @@
 using Berth.Api.Endpoints;
 using Berth.Auth;
+using Berth.Core;
 using Berth.Core.Errors;
+using Berth.Proxy;
 using Berth.Storage.Drivers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -13,9 +15,18 @@ namespace Berth.Api;
 /// error of ours, and nothing internal (paths, stack traces) reaches a response.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Every request is authorized before anything else happens, with the access its route needs
 /// (<see cref="RequiredAccess"/>); the grant is attached to the request as an <see cref="IAccessGrant"/>
 /// feature for checks the route alone cannot name (the source of a mount).
+/// </para>
+/// <para>
+/// A repository an upstream is mirrored under is resolved first (<see cref="ProxyRouter"/>): the request is then
+/// about the repository the cache keeps it in (containerd's <c>?ns=docker.io</c> for <c>library/alpine</c> is
+/// <c>dockerhub/library/alpine</c> when Docker Hub is mirrored under <c>dockerhub</c>), so access rules and storage see
+/// one name however a client asks. The <see cref="ProxiedRepository"/> travels as a request feature; writes to it are
+/// refused with 405 UNSUPPORTED, as registry:2 refuses them in proxy mode.
+/// </para>
 /// </remarks>
 public sealed partial class RegistryDispatcher(
     BlobEndpoints blobEndpoints,
@@ -23,7 +34,8 @@ public sealed partial class RegistryDispatcher(
     ManifestEndpoints manifestEndpoints,
     ListingEndpoints listingEndpoints,
     ILogger<RegistryDispatcher> logger,
-    IAccessController? accessController = null)
+    IAccessController? accessController = null,
+    PullThroughCache? proxy = null)
 {
     private readonly IAccessController _access = accessController ?? AllowAllAccessController.Instance;
 
@@ -33,6 +45,12 @@ public sealed partial class RegistryDispatcher(
         var route = RegistryRoute.Parse(context.Request.Path.Value ?? "");
         try
         {
+            if (ResolveMirror(context, route) is { } proxied)
+            {
+                context.Features.Set(proxied);
+                route = route with { Name = proxied.LocalName.Value };
+            }
+
             var required = RequiredAccess(route, context.Request.Method);
             var decision = await _access.AuthorizeAsync(context, required, context.RequestAborted);
             if (decision.Outcome != AccessOutcome.Granted || decision.Grant is null)
@@ -41,11 +59,21 @@ public sealed partial class RegistryDispatcher(
             }
 
             context.Features.Set(decision.Grant);
+            if (context.Features.Get<ProxiedRepository>() is { } mirrored && IsWrite(route.Kind, context.Request.Method))
+            {
+                throw ErrorCode.Unsupported.With(new { name = route.Name, upstream = mirrored.Upstream.Options.Name },
+                    $"{route.Name} is a mirror of upstream {mirrored.Upstream.Options.Name}; it cannot be pushed to or deleted from");
+            }
+
             await DispatchAsync(context, route);
         }
         catch (RegistryException ex)
         {
             await ErrorResponses.WriteAsync(context, ex.Code, ex.Message, ex.Detail, ex.Headers);
+        }
+        catch (UpstreamException ex)
+        {
+            await WriteUpstreamErrorAsync(context, ex);
         }
         catch (Exception ex) when (IsClientGone(context, ex))
         {
@@ -93,6 +121,39 @@ public sealed partial class RegistryDispatcher(
             RouteKind.NotFound => throw ErrorCode.NotFound.With(),
             _ => throw MethodNotAllowed(context, route.Kind),
         };
+    }
+
+    /// <summary>The mirrored repository a request addresses, or null for a local one (or a route without a repository).</summary>
+    private ProxiedRepository? ResolveMirror(HttpContext context, RegistryRoute route) =>
+        proxy is not null && route.Name.Length > 0 && RepositoryName.TryParse(route.Name, out var name)
+            ? proxy.Router.Route(name, context.Request.Query["ns"].ToString())
+            : null;
+
+    private static bool IsWrite(RouteKind kind, string method) => kind switch
+    {
+        RouteKind.UploadStart or RouteKind.Upload => true,
+        RouteKind.Manifest or RouteKind.Blob => !HttpMethods.IsGet(method) && !HttpMethods.IsHead(method),
+        _ => false,
+    };
+
+    /// <summary>
+    /// An upstream that failed, for content the cache cannot answer: 429 TOOMANYREQUESTS with the upstream's
+    /// Retry-After when it is rate limiting, else 502 (the upstream answered wrongly or refused Berth's credentials) or
+    /// 503 (it could not be reached) UNAVAILABLE, each naming the upstream. Never a 401: that would ask the client to
+    /// sign in, when it is Berth's credentials for the upstream that failed.
+    /// </summary>
+    private static Task WriteUpstreamErrorAsync(HttpContext context, UpstreamException ex)
+    {
+        var detail = new { upstream = ex.Upstream, status = ex.Status };
+        if (ex.Failure == UpstreamFailure.RateLimited)
+        {
+            var seconds = (long)Math.Ceiling(Math.Max(1, ex.RetryAfter?.TotalSeconds ?? 1));
+            return ErrorResponses.WriteAsync(context, ErrorCode.TooManyRequests, ex.Message, detail,
+                new Dictionary<string, string> { ["Retry-After"] = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        }
+
+        var code = ex.Failure == UpstreamFailure.Unauthorized || ex.Status is not null ? ErrorCode.Unavailable with { Status = 502 } : ErrorCode.Unavailable;
+        return ErrorResponses.WriteAsync(context, code, ex.Message, detail);
     }
 
     /// <summary>

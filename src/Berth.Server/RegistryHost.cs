@@ -62,6 +62,7 @@ public static partial class RegistryHost
 
         builder.Services.AddBlobDescriptorCache(config);
         builder.Services.AddBerthStorage(sp => StorageDriverFactory.Create(config, sp));
+        builder.Services.AddPullThroughCache(config);
         builder.Services.AddSingleton(config.Storage.Maintenance);
         builder.Services.AddHostedService<MaintenanceService>();
 

@@ -98,6 +98,34 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
         return (digest, manifest);
     }
 
+    /// <summary>
+    /// Stores a manifest a pull-through cache fetched from its upstream, tagging it when <paramref name="tag"/> is set.
+    /// Unlike <see cref="PutAsync"/> its references need not be here: a cache fetches layers, and the children of an
+    /// index, only when a client asks for them. The caller has checked that <paramref name="content"/> hashes to
+    /// <paramref name="digest"/>.
+    /// </summary>
+    public async Task<StoredManifest> StoreFetchedAsync(RepositoryName name, Digest digest, byte[] content, string? contentType, string? tag,
+        CancellationToken cancellationToken)
+    {
+        var manifest = ManifestParser.Parse(content, contentType);
+        await blobs.PutContentAsync(digest, content, cancellationToken);
+        var stored = new StoredManifest(digest, manifest.MediaType, content);
+        _content.Set(digest, stored, new MemoryCacheEntryOptions { Size = content.Length + 256 });
+        await Links.WriteAsync(driver, StoragePaths.ManifestRevisionLink(name, digest), digest, cancellationToken);
+        await blobs.NoteWrittenAsync(name, cancellationToken);
+        if (manifest.Subject is { } subject)
+        {
+            await referrers.AddAsync(name, subject.Digest, digest, cancellationToken);
+        }
+
+        if (tag is not null)
+        {
+            await tags.SetAsync(name, tag, digest, cancellationToken);
+        }
+
+        return stored;
+    }
+
     /// <summary>Deletes a manifest from a repository with every tag that points at it; false when absent.</summary>
     public async Task<bool> DeleteAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)
     {

@@ -3,6 +3,7 @@ using System.Globalization;
 using Berth.Api.Notifications;
 using Berth.Core;
 using Berth.Core.Errors;
+using Berth.Proxy;
 using Berth.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
@@ -10,7 +11,12 @@ using Microsoft.Net.Http.Headers;
 namespace Berth.Api.Endpoints;
 
 /// <summary><c>GET/HEAD/DELETE /v2/&lt;name&gt;/blobs/&lt;digest&gt;</c>.</summary>
-public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options, RegistryEvents events)
+/// <remarks>
+/// A blob of a mirrored repository that is not cached yet comes from the pull-through cache: a HEAD asks the
+/// upstream for its size, a GET streams it as it arrives (Range included) while the cache stores it.
+/// </remarks>
+public sealed partial class BlobEndpoints(BlobStore blobs, RegistryApiOptions options, RegistryEvents events,
+    Microsoft.Extensions.Logging.ILogger<BlobEndpoints> logger, PullThroughCache? proxy = null)
 {
     private const int CopyBufferSize = 128 * 1024;
     private const int LocalFileChunkSize = 1024 * 1024;
@@ -20,8 +26,28 @@ public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options, R
         var cancellationToken = context.RequestAborted;
         var name = RegistryRequest.Name(route);
         var digest = Digest.Parse(route.Argument);
-        var size = await blobs.StatAsync(name, digest, cancellationToken)
-            ?? throw ErrorCode.BlobUnknown.With(new { digest = digest.ToString() });
+        var isHead = HttpMethods.IsHead(context.Request.Method);
+        var mirrored = context.Features.Get<ProxiedRepository>();
+        ProxiedBlob? fetching = null;
+        var found = await blobs.StatAsync(name, digest, cancellationToken);
+        if (found is null && mirrored is not null && proxy is not null)
+        {
+            if (isHead)
+            {
+                found = await proxy.StatUpstreamBlobAsync(mirrored, digest, cancellationToken);
+            }
+            else if (await proxy.OpenBlobAsync(mirrored, digest, cancellationToken) is { } blob)
+            {
+                fetching = blob;
+                found = blob.Size;
+            }
+        }
+        else if (found is not null && mirrored is not null && !isHead)
+        {
+            PullThroughCache.RecordServedFromCache(mirrored, found.Value);
+        }
+
+        var size = found ?? throw ErrorCode.BlobUnknown.With(new { digest = digest.ToString() });
 
         var response = context.Response;
         var etag = $"\"{digest}\"";
@@ -53,8 +79,7 @@ public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options, R
             response.Headers.ContentRange = $"bytes {offset}-{offset + length - 1}/{size}";
         }
 
-        var isHead = HttpMethods.IsHead(context.Request.Method);
-        if (!options.RedirectDisabled && !isHead
+        if (!options.RedirectDisabled && !isHead && fetching is null
             && await blobs.Driver.RedirectUriAsync(StoragePaths.BlobData(digest), context.Request.Method, cancellationToken) is { } redirect)
         {
             response.StatusCode = StatusCodes.Status307TemporaryRedirect;
@@ -68,7 +93,14 @@ public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options, R
             return;
         }
 
-        if (blobs.LocalFilePath(digest) is { } file)
+        if (fetching is not null)
+        {
+            if (!await SendFetchingAsync(context, fetching, offset, length))
+            {
+                return;
+            }
+        }
+        else if (blobs.LocalFilePath(digest) is { } file)
         {
             await SendLocalFileAsync(file, offset, length, response.Body, cancellationToken);
         }
@@ -80,6 +112,31 @@ public sealed class BlobEndpoints(BlobStore blobs, RegistryApiOptions options, R
 
         events.Publish(context, RegistryEvent.Pull, name, digest, MediaTypes.OctetStream, size);
     }
+
+    /// <summary>
+    /// Streams a blob the cache is fetching. If the upstream's body turns out short or corrupt the client's
+    /// connection is cut, so it never receives a whole response with wrong bytes; returns false then.
+    /// </summary>
+    private async Task<bool> SendFetchingAsync(HttpContext context, ProxiedBlob blob, long offset, long length)
+    {
+        var cancellationToken = context.RequestAborted;
+        await using var stream = await blob.OpenReadAsync(offset, cancellationToken);
+        try
+        {
+            await CopyAsync(stream, context.Response.Body, length, cancellationToken);
+            return true;
+        }
+        catch (IOException ex) when (!cancellationToken.IsCancellationRequested && ex.InnerException is not Microsoft.AspNetCore.Connections.ConnectionResetException)
+        {
+            LogProxiedBlobCut(logger, blob.Digest.ToString(), ex.Message);
+            context.Abort();
+            return false;
+        }
+    }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(EventId = 1101, Level = Microsoft.Extensions.Logging.LogLevel.Warning,
+        Message = "Cut the connection of a client pulling {Digest} through the cache: {Reason}")]
+    private static partial void LogProxiedBlobCut(Microsoft.Extensions.Logging.ILogger logger, string digest, string reason);
 
     public async Task DeleteAsync(HttpContext context, RegistryRoute route)
     {

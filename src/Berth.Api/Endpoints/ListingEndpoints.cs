@@ -1,14 +1,19 @@
 using System.Text.Json;
 using Berth.Core;
 using Berth.Core.Errors;
+using Berth.Proxy;
 using Berth.Storage;
 using Microsoft.AspNetCore.Http;
 
 namespace Berth.Api.Endpoints;
 
 /// <summary>Tags list, catalog and referrers: the read-only listings of the API.</summary>
+/// <remarks>
+/// The tags of a mirrored repository are the upstream's, page by page; when the upstream fails, the cached tags
+/// answer instead. The catalog lists what is stored here, cached mirrors included, as registry:2's does.
+/// </remarks>
 public sealed class ListingEndpoints(TagStore tags, CatalogStore catalog, ReferrerStore referrers, ManifestStore manifests,
-    RegistryApiOptions options)
+    RegistryApiOptions options, PullThroughCache? proxy = null)
 {
     /// <summary>registry:2 returns this many catalog entries when the client names no <c>n</c>.</summary>
     private const int DefaultCatalogPage = 100;
@@ -18,6 +23,19 @@ public sealed class ListingEndpoints(TagStore tags, CatalogStore catalog, Referr
         var name = RegistryRequest.Name(route);
         var n = RegistryRequest.PageSize(context);
         var last = context.Request.Query["last"].ToString();
+        if (context.Features.Get<ProxiedRepository>() is { } mirrored && proxy is not null)
+        {
+            var upstreamPage = await proxy.ListTagsAsync(mirrored, n, last, context.RequestAborted)
+                ?? throw ErrorCode.NameUnknown.With(new { name = name.Value, upstream = mirrored.Upstream.Options.Name });
+            if (upstreamPage.HasMore)
+            {
+                SetNextLink(context, $"/v2/{name}/tags/list?n={n ?? upstreamPage.Tags.Count}&last={Uri.EscapeDataString(upstreamPage.Tags[^1])}");
+            }
+
+            await WriteTagsAsync(context, name, upstreamPage.Tags);
+            return;
+        }
+
         var all = await tags.ListAsync(name, context.RequestAborted, continuation: last.Length > 0)
             ?? throw ErrorCode.NameUnknown.With(new { name = name.Value });
 
@@ -35,7 +53,11 @@ public sealed class ListingEndpoints(TagStore tags, CatalogStore catalog, Referr
             SetNextLink(context, $"/v2/{name}/tags/list?n={n}&last={Uri.EscapeDataString(page[^1])}");
         }
 
-        await WriteJsonAsync(context, "application/json", writer =>
+        await WriteTagsAsync(context, name, page);
+    }
+
+    private static Task WriteTagsAsync(HttpContext context, RepositoryName name, IReadOnlyList<string> page) =>
+        WriteJsonAsync(context, "application/json", writer =>
         {
             writer.WriteString("name", name.Value);
             writer.WriteStartArray("tags");
@@ -46,7 +68,6 @@ public sealed class ListingEndpoints(TagStore tags, CatalogStore catalog, Referr
 
             writer.WriteEndArray();
         });
-    }
 
     public async Task CatalogAsync(HttpContext context)
     {

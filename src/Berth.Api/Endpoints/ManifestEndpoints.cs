@@ -1,20 +1,27 @@
 using Berth.Api.Notifications;
 using Berth.Core;
 using Berth.Core.Errors;
+using Berth.Proxy;
 using Berth.Storage;
 using Microsoft.AspNetCore.Http;
 
 namespace Berth.Api.Endpoints;
 
 /// <summary><c>GET/HEAD/PUT/DELETE /v2/&lt;name&gt;/manifests/&lt;reference&gt;</c>.</summary>
-public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, RegistryApiOptions options, RegistryEvents events)
+/// <remarks>Manifests of a mirrored repository come through the pull-through cache, which checks tags with the upstream.</remarks>
+public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, RegistryApiOptions options, RegistryEvents events,
+    PullThroughCache? proxy = null)
 {
     public async Task GetAsync(HttpContext context, RegistryRoute route)
     {
         var cancellationToken = context.RequestAborted;
         var name = RegistryRequest.Name(route);
         var reference = await ParseExistingReferenceAsync(name, route.Argument, cancellationToken);
-        var stored = await manifests.GetAsync(name, reference, cancellationToken) ?? throw await UnknownAsync(name, reference, cancellationToken);
+        var mirrored = context.Features.Get<ProxiedRepository>();
+        var stored = mirrored is not null && proxy is not null
+            ? await proxy.GetManifestAsync(mirrored, reference, cancellationToken)
+                ?? throw ErrorCode.ManifestUnknown.With(new { reference = reference.ToString(), upstream = mirrored.Upstream.Options.Name })
+            : await manifests.GetAsync(name, reference, cancellationToken) ?? throw await UnknownAsync(name, reference, cancellationToken);
 
         if (!reference.IsDigest && !Accepts(context.Request.Headers.Accept, stored.MediaType))
         {

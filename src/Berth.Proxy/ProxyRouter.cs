@@ -1,0 +1,88 @@
+using Berth.Core;
+
+namespace Berth.Proxy;
+
+/// <summary>A repository Berth serves from an upstream: which upstream, and the name the upstream knows it by.</summary>
+/// <param name="Upstream">The upstream that holds the repository.</param>
+/// <param name="LocalName">The name clients use here, under which the cache stores it.</param>
+/// <param name="RemoteName">The name on the upstream.</param>
+public sealed record ProxiedRepository(UpstreamRegistry Upstream, RepositoryName LocalName, string RemoteName);
+
+/// <summary>
+/// Decides, for each request, whether a repository is local (pushed here) or mirrored from an upstream, and under
+/// which name the upstream knows it. The one place the three ways of asking a mirror meet:
+/// <list type="bullet">
+/// <item>registry:2's proxy mode: one upstream mirrored at the root, every repository is the upstream's;</item>
+/// <item>a repository prefix per upstream (<c>dockerhub/library/alpine</c> is <c>library/alpine</c> on Docker Hub);</item>
+/// <item>containerd's <c>hosts.toml</c> mirrors, which keep the name and add <c>?ns=docker.io</c> to every request.</item>
+/// </list>
+/// </summary>
+public sealed class ProxyRouter
+{
+    private readonly IReadOnlyList<UpstreamRegistry> _upstreams;
+    private readonly UpstreamRegistry? _root;
+
+    /// <param name="upstreams">The mirrored registries; at most one without a prefix (mirrored at the root).</param>
+    public ProxyRouter(IReadOnlyList<UpstreamRegistry> upstreams)
+    {
+        ArgumentNullException.ThrowIfNull(upstreams);
+        _upstreams = upstreams;
+        var roots = upstreams.Where(u => string.IsNullOrEmpty(u.Options.Prefix)).ToList();
+        if (roots.Count > 1)
+        {
+            throw new ArgumentException("at most one upstream may be mirrored without a prefix", nameof(upstreams));
+        }
+
+        _root = roots.SingleOrDefault();
+    }
+
+    /// <summary>The mirrored registries.</summary>
+    public IReadOnlyList<UpstreamRegistry> Upstreams => _upstreams;
+
+    /// <summary>True when every repository is mirrored (registry:2's proxy mode): nothing is pushed here.</summary>
+    public bool MirrorsEverything => _root is not null;
+
+    /// <summary>
+    /// The upstream repository <paramref name="name"/> stands for, or null when it is a local repository.
+    /// </summary>
+    /// <param name="name">The repository named in the request path.</param>
+    /// <param name="ns">containerd's <c>ns</c> query parameter (the registry host the client wanted), if any.</param>
+    public ProxiedRepository? Route(RepositoryName name, string? ns)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (!string.IsNullOrEmpty(ns))
+        {
+            foreach (var upstream in _upstreams)
+            {
+                if (upstream.Options.Hosts.Contains(ns, StringComparer.OrdinalIgnoreCase))
+                {
+                    // Cached under the upstream's prefix, so clients asking either way share one copy.
+                    var prefix = upstream.Options.Prefix;
+                    var localName = string.IsNullOrEmpty(prefix) || !RepositoryName.TryParse($"{prefix}/{name.Value}", out var prefixed) ? name : prefixed;
+                    return new ProxiedRepository(upstream, localName, RemoteNameFor(upstream, name.Value));
+                }
+            }
+        }
+
+        foreach (var upstream in _upstreams)
+        {
+            var prefix = upstream.Options.Prefix;
+            if (!string.IsNullOrEmpty(prefix)
+                && name.Value.Length > prefix.Length + 1
+                && name.Value.StartsWith(prefix, StringComparison.Ordinal)
+                && name.Value[prefix.Length] == '/')
+            {
+                return new ProxiedRepository(upstream, name, RemoteNameFor(upstream, name.Value[(prefix.Length + 1)..]));
+            }
+        }
+
+        return _root is null ? null : new ProxiedRepository(_root, name, RemoteNameFor(_root, name.Value));
+    }
+
+    /// <summary>
+    /// Docker Hub keeps official images under <c>library/</c>, and its clients add it; a mirror asked for
+    /// <c>alpine</c> must ask Docker Hub for <c>library/alpine</c>, as the Docker engine would.
+    /// </summary>
+    private static string RemoteNameFor(UpstreamRegistry upstream, string name) =>
+        upstream.IsDockerHub && !name.Contains('/', StringComparison.Ordinal) ? "library/" + name : name;
+}
