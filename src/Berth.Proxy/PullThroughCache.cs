@@ -344,8 +344,9 @@ public sealed partial class PullThroughCache : IDisposable
                 await writer.CommitAsync(cancellationToken);
             }
 
-            await _blobs.LinkAsync(repository.LocalName, digest, cancellationToken);
+            // Scheduled before it is linked: a crash in between leaves an entry whose expiry finds nothing to do.
             _expiry?.ScheduleBlob(repository.LocalName, digest, repository.Upstream.Options.Ttl);
+            await _blobs.LinkAsync(repository.LocalName, digest, cancellationToken);
         }
         catch (Exception ex)
         {

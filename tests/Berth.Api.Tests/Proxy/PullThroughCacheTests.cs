@@ -299,7 +299,8 @@ public sealed class PullThroughCacheTests
         var image = await setup.Upstream.Client.PushImageAsync("team/ttl", "v1", layerSize: 4000);
         await PullWholeImageAsync(setup.Mirror.Client, "team/ttl", "v1", image);
         var layerFile = BlobFile(setup.MirrorStorage, image.Layer.Digest);
-        await WaitUntilAsync(() => File.Exists(layerFile), "the layer is cached");
+        await WaitUntilAsync(() => File.Exists(layerFile) && File.Exists(Path.Combine(setup.MirrorStorage,
+            "docker/registry/v2/repositories/team/ttl/_layers/sha256", image.Layer.Digest["sha256:".Length..], "link")), "the layer is cached");
 
         // The schedule is registry:2's scheduler-state.json, written when the registry stops; the next one reads it.
         await setup.RestartMirrorAsync(proxyYaml: "  ttl: 4s");
@@ -390,14 +391,14 @@ public sealed class PullThroughCacheTests
         return await client.SendAsync(request);
     }
 
-    internal static async Task PullWholeImageAsync(HttpClient client, string repository, string reference, PushedImage image)
+    internal static async Task PullWholeImageAsync(HttpClient client, string repository, string reference, PushedImage image, string query = "")
     {
-        using var manifest = await GetManifestAsync(client, repository, reference);
+        using var manifest = await GetManifestAsync(client, repository, reference + query);
         await OciAssert.StatusAsync(manifest, HttpStatusCode.OK);
         Assert.Equal(image.ManifestBytes, await manifest.Content.ReadAsByteArrayAsync());
         foreach (var (digest, bytes) in new[] { (image.Config.Digest, image.ConfigBytes), (image.Layer.Digest, image.LayerBytes) })
         {
-            using var blob = await client.SendAsync(HttpMethod.Get, $"/v2/{repository}/blobs/{digest}");
+            using var blob = await client.SendAsync(HttpMethod.Get, $"/v2/{repository}/blobs/{digest}{query}");
             await OciAssert.StatusAsync(blob, HttpStatusCode.OK);
             Assert.Equal(bytes, await blob.Content.ReadAsByteArrayAsync());
         }
