@@ -245,12 +245,10 @@ public sealed class ConfigCheckCommandTests
             version: 0.1
             log:
               level: debug
-              fields:
-                service: registry
+              formatter: json
             storage:
               filesystem:
                 rootdirectory: /srv/registry
-                maxthreads: 50
               delete:
                 enabled: true
               maintenance:
@@ -260,15 +258,13 @@ public sealed class ConfigCheckCommandTests
                   enabled: true
             http:
               addr: 127.0.0.1:5000
-              draintimeout: 1m30s
+              relativeurls: true
               headers:
                 X-Content-Type-Options: [nosniff]
               debug:
                 addr: 127.0.0.1:5001
                 prometheus:
                   enabled: true
-            validation:
-              disabled: true
             notifications:
               endpoints:
                 - name: audit
@@ -277,9 +273,9 @@ public sealed class ConfigCheckCommandTests
                   ignore:
                     actions: [pull]
             health:
-              tcp:
-                - addr: 127.0.0.1:6379
-                  interval: 30s
+              storagedriver:
+                enabled: true
+                interval: 30s
 
             """);
         Assert.Empty(original.Warnings);
@@ -289,8 +285,9 @@ public sealed class ConfigCheckCommandTests
 
         Assert.Empty(reloaded.Warnings);
         Assert.Equal(printed, ConfigCheckCommand.RenderEffectiveYaml(reloaded.Configuration));
-        Assert.Equal(TimeSpan.FromSeconds(90), reloaded.Configuration.Http.DrainTimeout);
-        Assert.False(reloaded.Configuration.Validation.Enabled);
+        Assert.Equal(TimeSpan.FromMinutes(90), reloaded.Configuration.Storage.Maintenance.UploadPurging.Age);
+        Assert.Equal(TimeSpan.FromSeconds(30), reloaded.Configuration.Health.StorageDriver.Interval);
+        Assert.True(reloaded.Configuration.Http.RelativeUrls);
         Assert.True(reloaded.Configuration.Storage.Maintenance.ReadOnly.Enabled);
     }
 
