@@ -86,7 +86,7 @@ public sealed class ServeConfigCheckAgreementTests : IDisposable
                 "berth: configuration error: http.tls.ciphersuites.0: unknown cipher suite 'TLS_NOT_A_SUITE'");
         },
         ["TLS by ACME"] = _ => new(Yaml(http: "  tls:\n    letsencrypt:\n      cachefile: /tmp/le.cache\n"),
-            "berth: configuration error: http.tls.letsencrypt: ACME is not built into Berth"),
+            "berth: configuration error: http.tls.letsencrypt.cachefile: ACME is not built into Berth"),
         ["htpasswd file missing"] = t =>
         {
             var missing = t._pki.Path("no-htpasswd");
