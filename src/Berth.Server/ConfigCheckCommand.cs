@@ -11,14 +11,17 @@ namespace Berth.Server;
 
 /// <summary>
 /// <c>berth config check [--strict] [CONFIG]</c>: loads a configuration exactly as <c>berth serve</c> does (the file,
-/// then the <c>REGISTRY_*</c> variables), prints the effective configuration as YAML with secrets masked, and lists the
-/// warnings. Exit code 0 when the configuration is valid, 1 when it is not (or, with <c>--strict</c>, when there are
-/// warnings), 2 for a usage error.
+/// then the <c>REGISTRY_*</c> variables), runs the checks <c>serve</c> runs before it listens
+/// (<see cref="StartupValidation"/>), prints the effective configuration as YAML with secrets masked, and lists the
+/// warnings. Exit code 0 when <c>serve</c> would start, 1 when it would refuse, with the line <c>serve</c> prints (or,
+/// with <c>--strict</c>, when there are warnings), 2 for a usage error.
 /// </summary>
 /// <remarks>
-/// The effective configuration goes to standard output so it can be saved or diffed; warnings and the verdict go to
-/// standard error. Files the configuration names (certificates, htpasswd, token keys) are read by <c>serve</c> at
-/// start-up, not here: a check may run on a machine other than the one that serves.
+/// <para>The effective configuration goes to standard output so it can be saved or diffed; warnings and the verdict go
+/// to standard error.</para>
+/// <para>The checks read the files the configuration names (certificates, keys, client CAs, htpasswd, token keys, Redis
+/// TLS files) and ask whether this user can write the storage root, so run it where, and as whom, the registry runs.
+/// Nothing is created, bound or contacted: a port in use, S3 or Redis out of reach are for <c>serve</c> to meet.</para>
 /// </remarks>
 public static class ConfigCheckCommand
 {
@@ -30,8 +33,12 @@ public static class ConfigCheckCommand
         Usage: berth config check [--strict] [CONFIG]
 
         Loads CONFIG (else REGISTRY_CONFIGURATION_PATH, else the defaults) with the REGISTRY_* environment
-        variables on top, exactly as `berth serve` does, and prints the effective configuration as YAML with
-        secrets masked. Warnings (unknown keys, ignored settings) go to standard error.
+        variables on top, exactly as `berth serve` does, runs the checks serve runs before it listens (the
+        listen addresses, TLS files and that the key matches, client CAs, the htpasswd file, token keys, the
+        storage root or S3 options, Redis TLS files), and prints the effective configuration as YAML with
+        secrets masked. Warnings (unknown keys, ignored settings) go to standard error. It reads the files
+        the configuration names and checks the storage root as the user running it; it creates nothing and
+        contacts nothing (S3, Redis, notification endpoints are not reached).
 
           --strict   exit 1 when there are warnings, not only when the configuration is invalid
 
@@ -98,31 +105,34 @@ public static class ConfigCheckCommand
         }
 
         ConfigurationLoadResult loaded;
+        StartupPlan plan;
         try
         {
             loaded = ConfigurationLoader.Load(path, environment);
+            plan = StartupValidation.Validate(loaded.Configuration);
         }
-        catch (ConfigurationException exception)
+        catch (Exception exception) when (StartupValidation.FailureLine(exception) is { } line)
         {
-            await error.WriteLineAsync($"berth: configuration error: {exception.Message}".AsMemory(), cancellationToken);
+            await error.WriteLineAsync(line.AsMemory(), cancellationToken);
             return 1;
         }
 
         await output.WriteAsync(RenderEffectiveYaml(loaded.Configuration).AsMemory(), cancellationToken);
-        foreach (var warning in loaded.Warnings)
+        var warnings = loaded.Warnings.Concat(plan.Warnings).ToList();
+        foreach (var warning in warnings)
         {
             await error.WriteLineAsync($"warning: {warning}".AsMemory(), cancellationToken);
         }
 
         var source = loaded.SourcePath ?? "the built-in defaults";
-        var verdict = loaded.Warnings.Count switch
+        var verdict = warnings.Count switch
         {
             0 => $"berth: {source}: configuration is valid",
             1 => $"berth: {source}: configuration is valid, with 1 warning",
             var count => $"berth: {source}: configuration is valid, with {count} warnings",
         };
         await error.WriteLineAsync(verdict.AsMemory(), cancellationToken);
-        return strict && loaded.Warnings.Count > 0 ? 1 : 0;
+        return strict && warnings.Count > 0 ? 1 : 0;
     }
 
     /// <summary>The configuration as registry:2-style YAML (defaults filled in), secrets masked.</summary>

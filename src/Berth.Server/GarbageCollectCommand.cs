@@ -76,7 +76,17 @@ internal static class GarbageCollectCommand
         services.AddBlobDescriptorCache(config);
         services.AddBerthStorage(sp => StorageDriverFactory.Create(config, sp));
         await using var provider = services.BuildServiceProvider();
-        var collector = provider.GetRequiredService<GarbageCollector>();
+        GarbageCollector collector;
+        try
+        {
+            // Opens storage: a root this user cannot use is one line, as serve reports it, not a stack trace.
+            collector = provider.GetRequiredService<GarbageCollector>();
+        }
+        catch (Exception ex) when (StartupValidation.FailureLine(ex) is { } line)
+        {
+            await Console.Error.WriteLineAsync(line);
+            return 1;
+        }
         var progress = quiet ? null : new ConsoleProgress();
 
         var report = await collector.RunAsync(GarbageCollectionOptions.Offline with

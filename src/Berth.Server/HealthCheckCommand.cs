@@ -95,7 +95,7 @@ internal static class HealthCheckCommand
         if (config.Http.Debug.Addr is { Length: > 0 } debugAddress)
         {
             // The debug listener is plain HTTP and its health endpoint answers 503 when storage fails.
-            var (address, port) = RegistryHost.ParseAddress(debugAddress);
+            var (address, port) = RegistryHost.ParseAddress(debugAddress, "http.debug.addr");
             return new Probe(new Uri($"http://{LoopbackFor(address)}:{port.ToString(CultureInfo.InvariantCulture)}/debug/health"), null,
                 new HashSet<HttpStatusCode> { HttpStatusCode.OK });
         }

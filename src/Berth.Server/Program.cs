@@ -1,6 +1,5 @@
 using System.Reflection;
 using Berth.Server;
-using Berth.Server.Configuration;
 
 return await BerthCommandLine.RunAsync(args);
 
@@ -19,8 +18,9 @@ namespace Berth.Server
               berth garbage-collect [-d] [-m] [-q] CONFIG
                                      delete unreferenced blobs (and with -m untagged manifests); safe while serving
               berth config check [--strict] [CONFIG]
-                                     validate a configuration as `serve` loads it (REGISTRY_* included) and
-                                     print the effective settings with secrets masked; exit 1 when invalid
+                                     run the checks `serve` runs before it listens (REGISTRY_* included: files it
+                                     names, the storage root) and print the effective settings with secrets
+                                     masked; exit 1 with serve's message when serve would refuse
               berth htpasswd ...     create or update an htpasswd file (bcrypt); `berth htpasswd -h` for flags
               berth healthcheck [CONFIG]  exit 0 when the registry CONFIG describes answers here (container probes)
               berth version          print the version
@@ -34,7 +34,7 @@ namespace Berth.Server
             switch (verb)
             {
                 case "serve":
-                    return await ServeAsync(args.Length > 1 ? args[1] : null);
+                    return await ServeCommand.RunAsync(args.Length > 1 ? args[1] : null, ProcessEnvironment(), Console.Error, CancellationToken.None);
                 case "garbage-collect":
                     return await GarbageCollectCommand.RunAsync(args[1..], ProcessEnvironment());
                 case "config":
@@ -75,32 +75,5 @@ namespace Berth.Server
 
         public static string Version =>
             typeof(BerthCommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "unknown";
-
-        private static async Task<int> ServeAsync(string? configPath)
-        {
-            WebApplication app;
-            try
-            {
-                var loaded = ConfigurationLoader.Load(configPath, ProcessEnvironment());
-                app = RegistryHost.Build(loaded.Configuration, loaded.Warnings);
-            }
-            catch (ConfigurationException ex)
-            {
-                await Console.Error.WriteLineAsync($"berth: configuration error: {ex.Message}");
-                return 1;
-            }
-
-            try
-            {
-                await app.RunAsync();
-                return 0;
-            }
-            catch (IOException ex)
-            {
-                // Typically the address is in use.
-                await Console.Error.WriteLineAsync($"berth: cannot serve: {ex.Message}");
-                return 1;
-            }
-        }
     }
 }

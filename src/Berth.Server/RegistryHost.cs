@@ -19,12 +19,19 @@ public static partial class RegistryHost
     /// <summary>Kestrel's limit for bodies outside the upload routes; manifests are capped at 4 MiB on their own.</summary>
     private const long DefaultMaxRequestBodyBytes = 8 * 1024 * 1024;
 
+    /// <summary>
+    /// Checks <paramref name="config"/> with <see cref="StartupValidation.Validate"/> (the checks <c>config check</c>
+    /// runs), then builds the application from what the checks loaded; nothing is built or created for a configuration
+    /// the checks refuse. The storage root is created when missing.
+    /// </summary>
+    /// <exception cref="ConfigurationException">A setting cannot be used; the message names the key.</exception>
+    /// <exception cref="StartupException">The storage root cannot be used by this user on this machine.</exception>
     public static WebApplication Build(RegistryConfiguration config, IReadOnlyList<string>? warnings = null)
     {
+        var plan = StartupValidation.Validate(config);
         var startupWarnings = new List<string>(warnings ?? []);
-
-        // Certificates and keys are read now: a problem stops start-up naming the file.
-        var tls = TlsSetup.Create(config.Http, startupWarnings);
+        startupWarnings.AddRange(plan.Warnings);
+        var tls = plan.Tls;
         var authEnabled = config.Auth.Type is not null;
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
@@ -56,11 +63,11 @@ public static partial class RegistryHost
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = DefaultMaxRequestBodyBytes;
             kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
-            Listen(kestrel, config, tls);
-            kestrel.ListenForDiagnostics(config);
+            Listen(kestrel, plan.Registry, tls);
+            kestrel.ListenForDiagnostics(plan.Debug);
         });
 
-        builder.Services.AddBlobDescriptorCache(config);
+        builder.Services.AddBlobDescriptorCache(config, plan.Redis);
         builder.Services.AddBerthStorage(sp => StorageDriverFactory.Create(config, sp));
         builder.Services.AddPullThroughCache(config);
         builder.Services.AddSingleton(config.Storage.Maintenance);
@@ -68,7 +75,7 @@ public static partial class RegistryHost
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new FailedLoginLimiter(config.Access.FailedLogins, sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddSingleton(sp => CreateAccessController(config, sp));
+        builder.Services.AddSingleton(sp => CreateAccessController(config, plan, sp));
 
         var secretConfigured = !string.IsNullOrEmpty(config.Http.Secret);
         builder.Services.AddBerthDiagnostics(config);
@@ -93,7 +100,7 @@ public static partial class RegistryHost
             LogConfigurationWarning(logger, warning);
         }
 
-        // Fail at start-up, not on the first request, when the htpasswd file or the token keys cannot be used.
+        // Built now, not on the first request: the htpasswd file is read again (validation read it) and watched from here.
         _ = app.Services.GetRequiredService<IAccessController>();
         if (tls is not null)
         {
@@ -120,20 +127,20 @@ public static partial class RegistryHost
             LogNoSecret(logger);
         }
 
-        // Fail at start-up, not on the first request, when storage cannot be opened.
+        // Opened now, not on the first request: this creates a missing filesystem root.
         _ = app.Services.GetRequiredService<IStorageDriver>();
 
         // Once Kestrel has bound, so the summary names the real addresses (a configured port 0 is resolved).
         var tlsEnabled = tls is not null;
         app.Lifetime.ApplicationStarted.Register(() =>
-            LogStartupSummary(logger, BerthCommandLine.Version, StartupSummary.Describe(config, RegistryAddresses(app.Urls, config), tlsEnabled)));
+            LogStartupSummary(logger, BerthCommandLine.Version, StartupSummary.Describe(config, RegistryAddresses(app.Urls, plan.Debug), tlsEnabled)));
 
         if (!string.IsNullOrEmpty(config.Http.Prefix) && config.Http.Prefix.Trim('/').Length > 0)
         {
             app.UsePathBase("/" + config.Http.Prefix.Trim('/'));
         }
 
-        app.UseBerthDiagnostics(config);
+        app.UseBerthDiagnostics(config, plan.Debug);
 
         if (config.Http.Headers.Count > 0)
         {
@@ -156,7 +163,7 @@ public static partial class RegistryHost
     }
 
     /// <summary>The access controller <c>auth</c> names; the policy and limiter come from <c>access</c>.</summary>
-    private static IAccessController CreateAccessController(RegistryConfiguration config, IServiceProvider services)
+    private static IAccessController CreateAccessController(RegistryConfiguration config, StartupPlan plan, IServiceProvider services)
     {
         var auth = config.Auth;
         var loggers = services.GetRequiredService<ILoggerFactory>();
@@ -172,28 +179,12 @@ public static partial class RegistryHost
                 }
                 catch (HtpasswdFormatException ex)
                 {
-                    throw ConfigurationException.ForKey("auth.htpasswd.path", ex.Message);
+                    // Validation read the file a moment ago; it changed since.
+                    throw StartupValidation.HtpasswdProblem(ex);
                 }
 
             case AuthOptions.TokenType:
                 var token = auth.Token!;
-                TokenSigningKeys keys;
-                try
-                {
-                    keys = TokenSigningKeys.Load(token.RootCertBundle, token.Jwks);
-                }
-                catch (TokenKeyException ex)
-                {
-                    throw ConfigurationException.ForKey("auth.token", ex.Message);
-                }
-
-                var unsupported = token.SigningAlgorithms.Where(a => !TokenAuthSettings.DefaultAlgorithms.Contains(a)).ToList();
-                if (unsupported.Count > 0)
-                {
-                    throw ConfigurationException.ForKey("auth.token.signingalgorithms",
-                        $"{string.Join(", ", unsupported)} not supported; Berth verifies {string.Join(", ", TokenAuthSettings.DefaultAlgorithms)}");
-                }
-
                 return new TokenAccessController(
                     new TokenAuthSettings
                     {
@@ -204,7 +195,7 @@ public static partial class RegistryHost
                         AutoRedirectPath = token.AutoRedirectPath,
                         Algorithms = token.SigningAlgorithms.Count > 0 ? token.SigningAlgorithms : TokenAuthSettings.DefaultAlgorithms,
                     },
-                    keys,
+                    plan.TokenSigningKeys!,
                     loggers.CreateLogger<TokenAccessController>(),
                     time);
 
@@ -216,7 +207,7 @@ public static partial class RegistryHost
         }
     }
 
-    private static void Listen(KestrelServerOptions kestrel, RegistryConfiguration config, TlsSetup? tls)
+    private static void Listen(KestrelServerOptions kestrel, ListenAddress registry, TlsSetup? tls)
     {
         Action<ListenOptions> configure = listen =>
         {
@@ -230,42 +221,43 @@ public static partial class RegistryHost
             }
         };
 
-        if (string.Equals(config.Http.Net, "unix", StringComparison.OrdinalIgnoreCase))
+        if (registry.UnixSocketPath is { } socketPath)
         {
-            kestrel.ListenUnixSocket(config.Http.Addr, configure);
-            return;
+            kestrel.ListenUnixSocket(socketPath, configure);
         }
-
-        var (address, port) = ParseAddress(config.Http.Addr);
-        if (address is null)
+        else if (registry.Address is null)
         {
-            kestrel.ListenAnyIP(port, configure);
+            kestrel.ListenAnyIP(registry.Port, configure);
         }
         else
         {
-            kestrel.Listen(address, port, configure);
+            kestrel.Listen(registry.Address, registry.Port, configure);
         }
     }
 
     /// <summary>The bound addresses without the debug listener's, which the summary reports on its own.</summary>
-    private static IEnumerable<string> RegistryAddresses(IEnumerable<string> bound, RegistryConfiguration config)
+    private static IEnumerable<string> RegistryAddresses(IEnumerable<string> bound, ListenAddress? debug)
     {
-        if (string.IsNullOrEmpty(config.Http.Debug.Addr))
+        if (debug is null)
         {
             return bound;
         }
 
-        var debugPort = ParseAddress(config.Http.Debug.Addr).Port;
+        var debugPort = debug.Port;
         return bound.Where(address => !Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Port != debugPort);
     }
 
     /// <summary>Parses Go-style listen addresses: <c>:5000</c>, <c>127.0.0.1:5000</c>, <c>[::1]:5000</c>, <c>localhost:5000</c>.</summary>
-    public static (IPAddress? Address, int Port) ParseAddress(string addr)
+    /// <param name="addr">The address.</param>
+    /// <param name="key">The key it comes from, which a failure names.</param>
+    /// <exception cref="ConfigurationException">Not such an address.</exception>
+    public static (IPAddress? Address, int Port) ParseAddress(string addr, string key = "http.addr")
     {
+        ArgumentNullException.ThrowIfNull(addr);
         var colon = addr.LastIndexOf(':');
         if (colon < 0 || !int.TryParse(addr[(colon + 1)..], out var port) || port is < 0 or > 65535)
         {
-            throw new ConfigurationException($"http.addr: expected host:port, got '{addr}'");
+            throw ConfigurationException.ForKey(key, $"expected host:port, got '{addr}'");
         }
 
         var host = addr[..colon].Trim('[', ']');
@@ -281,7 +273,7 @@ public static partial class RegistryHost
 
         return IPAddress.TryParse(host, out var ip)
             ? (ip, port)
-            : throw new ConfigurationException($"http.addr: '{host}' is not an IP address or localhost");
+            : throw ConfigurationException.ForKey(key, $"'{host}' is not an IP address or localhost");
     }
 
     private static LogLevel ParseLevel(string level) => level.ToLowerInvariant() switch

@@ -118,13 +118,16 @@ public sealed class ConfigCheckCommandTests
             ("REGISTRY_STORAGE_DELETE_ENABLED", "true"),
             ("REGISTRY_HTTP_SECRET", "from-the-environment-secret"));
 
-        var result = await CheckYamlAsync("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /srv/registry\n", environment);
+        // A root that does not exist yet under a writable parent: serve would create it, the check creates nothing.
+        var root = Path.Combine(Path.GetTempPath(), $"berth-check-root-{Guid.NewGuid():N}", "registry");
+        var result = await CheckYamlAsync($"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}\n", environment);
 
         Assert.Equal(0, result.ExitCode);
         var yaml = result.Yaml;
         Assert.Equal("127.0.0.1:6001", At(yaml, "http.addr"));
         Assert.Equal("true", At(yaml, "storage.delete.enabled"));
-        Assert.Equal("/srv/registry", At(yaml, "storage.filesystem.rootdirectory"));
+        Assert.Equal(root, At(yaml, "storage.filesystem.rootdirectory"));
+        Assert.False(Directory.Exists(Path.GetDirectoryName(root)));
         Assert.Equal(ConfigCheckCommand.Mask, At(yaml, "http.secret"));
         Assert.DoesNotContain("from-the-environment-secret", result.Output, StringComparison.Ordinal);
     }
@@ -132,7 +135,7 @@ public sealed class ConfigCheckCommandTests
     [Fact]
     public async Task Check_NoFileButConfigurationPathVariable_LoadsThatFile()
     {
-        using var file = new TemporaryConfigFile("version: 0.1\nhttp:\n  addr: 127.0.0.1:6002\n");
+        using var file = new TemporaryConfigFile("version: 0.1\nhttp:\n  addr: 127.0.0.1:6002\nstorage:\n  inmemory: {}\n");
 
         var result = await CheckAsync(["check"], Environment(("REGISTRY_CONFIGURATION_PATH", file.Path)));
 
@@ -144,7 +147,7 @@ public sealed class ConfigCheckCommandTests
     [Fact]
     public async Task Check_UnknownKeys_WarnsNamingThemAndStillExitsZero()
     {
-        var result = await CheckYamlAsync("version: 0.1\nhttp:\n  addr: 127.0.0.1:5000\n  tlss: {}\nstorage:\n  delete:\n    Enabled: true\n");
+        var result = await CheckYamlAsync("version: 0.1\nhttp:\n  addr: 127.0.0.1:5000\n  tlss: {}\nstorage:\n  inmemory: {}\n  delete:\n    Enabled: true\n");
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("warning: http.tlss: unknown configuration key", result.Error, StringComparison.Ordinal);
@@ -157,7 +160,7 @@ public sealed class ConfigCheckCommandTests
     [Fact]
     public async Task Check_StrictWithWarnings_ExitsOne()
     {
-        var result = await CheckYamlAsync("version: 0.1\nhttp:\n  tlss: {}\n", options: "--strict");
+        var result = await CheckYamlAsync("version: 0.1\nhttp:\n  tlss: {}\nstorage:\n  inmemory: {}\n", options: "--strict");
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("http.tlss", result.Error, StringComparison.Ordinal);
@@ -166,10 +169,24 @@ public sealed class ConfigCheckCommandTests
     [Fact]
     public async Task Check_StrictWithoutWarnings_ExitsZero()
     {
-        var result = await CheckYamlAsync("version: 0.1\nhttp:\n  addr: 127.0.0.1:5000\n", options: "--strict");
+        var result = await CheckYamlAsync("version: 0.1\nhttp:\n  addr: 127.0.0.1:5000\nstorage:\n  inmemory: {}\n", options: "--strict");
 
         Assert.Equal(0, result.ExitCode);
         Assert.DoesNotContain("warning:", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Check_TlsVersionServeRaises_WarnsAsServeDoes()
+    {
+        using var pki = new Security.TestPki();
+        var (certificate, key, _) = pki.Server("server");
+
+        var result = await CheckYamlAsync(
+            $"version: 0.1\nstorage:\n  inmemory: {{}}\nhttp:\n  tls:\n    certificate: {certificate}\n    key: {key}\n    minimumtls: tls1.0\n", options: "--strict");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("warning: http.tls.minimumtls: tls1.0 is not offered; Berth serves TLS 1.2 and 1.3 only", result.Error, StringComparison.Ordinal);
+        Assert.Contains("with 1 warning", result.Error, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -228,12 +245,10 @@ public sealed class ConfigCheckCommandTests
             version: 0.1
             log:
               level: debug
-              fields:
-                service: registry
+              formatter: json
             storage:
               filesystem:
                 rootdirectory: /srv/registry
-                maxthreads: 50
               delete:
                 enabled: true
               maintenance:
@@ -243,15 +258,13 @@ public sealed class ConfigCheckCommandTests
                   enabled: true
             http:
               addr: 127.0.0.1:5000
-              draintimeout: 1m30s
+              relativeurls: true
               headers:
                 X-Content-Type-Options: [nosniff]
               debug:
                 addr: 127.0.0.1:5001
                 prometheus:
                   enabled: true
-            validation:
-              disabled: true
             notifications:
               endpoints:
                 - name: audit
@@ -260,9 +273,9 @@ public sealed class ConfigCheckCommandTests
                   ignore:
                     actions: [pull]
             health:
-              tcp:
-                - addr: 127.0.0.1:6379
-                  interval: 30s
+              storagedriver:
+                enabled: true
+                interval: 30s
 
             """);
         Assert.Empty(original.Warnings);
@@ -272,8 +285,9 @@ public sealed class ConfigCheckCommandTests
 
         Assert.Empty(reloaded.Warnings);
         Assert.Equal(printed, ConfigCheckCommand.RenderEffectiveYaml(reloaded.Configuration));
-        Assert.Equal(TimeSpan.FromSeconds(90), reloaded.Configuration.Http.DrainTimeout);
-        Assert.False(reloaded.Configuration.Validation.Enabled);
+        Assert.Equal(TimeSpan.FromMinutes(90), reloaded.Configuration.Storage.Maintenance.UploadPurging.Age);
+        Assert.Equal(TimeSpan.FromSeconds(30), reloaded.Configuration.Health.StorageDriver.Interval);
+        Assert.True(reloaded.Configuration.Http.RelativeUrls);
         Assert.True(reloaded.Configuration.Storage.Maintenance.ReadOnly.Enabled);
     }
 

@@ -19,7 +19,13 @@ internal static class BlobDescriptorCacheRegistration
     /// Registers the configured cache. Must run before <c>AddBerthStorage</c>, which otherwise registers none. An
     /// offline collection registers Redis too, so that what it deletes is invalidated for the running replicas.
     /// </summary>
-    public static IServiceCollection AddBlobDescriptorCache(this IServiceCollection services, RegistryConfiguration config)
+    /// <param name="services">The container.</param>
+    /// <param name="config">The configuration.</param>
+    /// <param name="redis">
+    /// The client options <see cref="ToConfigurationOptions"/> made of <c>redis</c> when start-up validation already
+    /// built them (its certificates read); null to build them here.
+    /// </param>
+    public static IServiceCollection AddBlobDescriptorCache(this IServiceCollection services, RegistryConfiguration config, ConfigurationOptions? redis = null)
     {
         switch (config.Storage.Cache.BlobDescriptor)
         {
@@ -30,7 +36,7 @@ internal static class BlobDescriptorCacheRegistration
                 break;
             case StorageCacheOptions.RedisCache:
                 services.TryAddSingleton(TimeProvider.System);
-                services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(ToConfigurationOptions(config.Redis)));
+                services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis ?? ToConfigurationOptions(config.Redis)));
                 services.AddSingleton(new RedisBlobDescriptorCacheOptions { Database = config.Redis.Db });
                 services.AddSingleton<IBlobDescriptorCache, RedisBlobDescriptorCache>();
                 break;
@@ -42,8 +48,10 @@ internal static class BlobDescriptorCacheRegistration
     /// <summary>
     /// Maps the <c>redis</c> section onto the client. The client multiplexes one connection per server, so the pool
     /// sizes of go-redis (<c>poolsize</c>, <c>maxidleconns</c>...) have nothing to size. It never waits for a broken
-    /// connection (fail fast, reconnect in the background): the cache then answers from storage.
+    /// connection (fail fast, reconnect in the background): the cache then answers from storage. Reads the TLS files
+    /// but makes no connection.
     /// </summary>
+    /// <exception cref="ConfigurationException">An address cannot be parsed or a TLS file cannot be read; names the key.</exception>
     internal static ConfigurationOptions ToConfigurationOptions(RedisOptions redis)
     {
         var options = new ConfigurationOptions
@@ -70,23 +78,41 @@ internal static class BlobDescriptorCacheRegistration
             options.ConnectRetry = redis.MaxRetries;
         }
 
-        foreach (var address in redis.Addrs)
+        for (var i = 0; i < redis.Addrs.Count; i++)
         {
-            options.EndPoints.Add(address);
+            try
+            {
+                options.EndPoints.Add(redis.Addrs[i]);
+            }
+            catch (ArgumentException ex)
+            {
+                throw ConfigurationException.ForKey($"redis.addrs.{i}", $"expected host:port, got '{redis.Addrs[i]}'", innerException: ex);
+            }
         }
 
         if (redis.Tls.Certificate is { } certificatePath)
         {
-            var certificate = X509Certificate2.CreateFromPemFile(certificatePath, redis.Tls.Key);
+            var certificate = ReadPem("redis.tls.certificate", certificatePath, () => X509Certificate2.CreateFromPemFile(certificatePath, redis.Tls.Key));
             options.CertificateSelection += (_, _, _, _, _) => certificate;
         }
 
         if (redis.Tls.RootCas.Count > 0)
         {
             var roots = new X509Certificate2Collection();
-            foreach (var path in redis.Tls.RootCas)
+            for (var i = 0; i < redis.Tls.RootCas.Count; i++)
             {
-                roots.ImportFromPemFile(path);
+                var path = redis.Tls.RootCas[i];
+                var key = $"redis.tls.rootcas.{i}";
+                var before = roots.Count;
+                ReadPem(key, path, () =>
+                {
+                    roots.ImportFromPemFile(path);
+                    return roots;
+                });
+                if (roots.Count == before)
+                {
+                    throw ConfigurationException.ForKey(key, $"{path} holds no PEM certificate");
+                }
             }
 
             options.CertificateValidation += (_, certificate, _, errors) => ValidateAgainst(roots, certificate, errors);
@@ -108,6 +134,23 @@ internal static class BlobDescriptorCacheRegistration
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         using var leaf = new X509Certificate2(certificate);
         return chain.Build(leaf);
+    }
+
+    private static T ReadPem<T>(string key, string path, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // The certificate's key may be the file that is missing.
+            throw ConfigurationException.ForKey(key, $"file not found: {(ex as FileNotFoundException)?.FileName ?? path}", innerException: ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw ConfigurationException.ForKey(key, $"cannot read {path}: {ex.Message}", innerException: ex);
+        }
     }
 
     private static int Milliseconds(TimeSpan configured, TimeSpan fallback) =>

@@ -286,6 +286,7 @@ internal sealed class ConfigValue
     public IReadOnlyDictionary<string, T> AsMap<T>(Func<ConfigValue, T> readValue, IEqualityComparer<string>? keyComparer = null) =>
         AsSection(section =>
         {
+            section.KeysAreNames();
             var map = new Dictionary<string, T>(keyComparer ?? StringComparer.Ordinal);
             foreach (var key in section.PresentKeys)
             {
@@ -308,6 +309,24 @@ internal sealed class ConfigValue
             Warn($"{reason}; ignored");
         }
     }
+
+    /// <summary>Fails, when the key is set, with <paramref name="reason"/>: Berth cannot do what it asks for.</summary>
+    public void Refuse(string reason)
+    {
+        Overrides?.MarkAllUsed();
+        if (IsSet)
+        {
+            throw Invalid(reason);
+        }
+    }
+
+    /// <summary>True when the key is set to something other than an empty list or an empty section.</summary>
+    public bool HasContent => IsSet && Node switch
+    {
+        YamlSequenceNode sequence => sequence.Children.Count > 0 || Overrides?.Children.Any() == true,
+        YamlMappingNode mapping => mapping.Children.Count > 0 || Overrides?.Children.Any() == true,
+        _ => true,
+    };
 
     private long ReadInteger(long defaultValue, long minimum, long maximum, long typeMinimum, long typeMaximum)
     {

@@ -10,4 +10,8 @@ namespace Berth.Server.Configuration;
 public sealed record ConfigurationLoadResult(
     RegistryConfiguration Configuration,
     IReadOnlyList<string> Warnings,
-    string? SourcePath);
+    string? SourcePath)
+{
+    /// <summary>The schema keys the binders asked for (see <see cref="BindingContext.KeysRead"/>), for tests.</summary>
+    internal IReadOnlySet<string> KeysRead { get; init; } = new HashSet<string>();
+}

@@ -49,7 +49,7 @@ public static class ConfigurationLoader
         var configuration = root.AsSection(RegistryConfiguration.Read);
         overrides.ReportUnused(context.Warnings);
 
-        return new ConfigurationLoadResult(configuration, context.Warnings, path);
+        return new ConfigurationLoadResult(configuration, context.Warnings, path) { KeysRead = context.KeysRead };
     }
 
     /// <summary>Parses the file into YAML nodes and checks its version, which decides how the rest is read.</summary>

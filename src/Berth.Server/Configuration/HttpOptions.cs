@@ -31,9 +31,6 @@ public sealed record HttpOptions
     /// <summary><c>http.relativeurls</c>: return relative URLs in Location headers.</summary>
     public bool RelativeUrls { get; init; }
 
-    /// <summary><c>http.draintimeout</c>: how long to let requests finish on shutdown; zero stops at once.</summary>
-    public TimeSpan DrainTimeout { get; init; }
-
     /// <summary><c>http.headers</c>: headers added to every response (for example <c>X-Content-Type-Options: [nosniff]</c>).</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Headers { get; init; } = ReadOnlyDictionary<string, IReadOnlyList<string>>.Empty;
 
@@ -46,12 +43,26 @@ public sealed record HttpOptions
     /// <summary><c>http.http2</c>.</summary>
     public Http2Options Http2 { get; init; } = new();
 
-    /// <summary><c>http.h2c</c>.</summary>
-    public H2cOptions H2c { get; init; } = new();
-
     internal static HttpOptions Read(SectionReader section)
     {
         var defaults = new HttpOptions();
+
+        // The .NET host gives requests in flight 30 seconds on shutdown, whatever this says.
+        section.Ignore("draintimeout", "Berth lets requests in flight finish for up to 30s on shutdown (the .NET host's limit)");
+
+        // Kestrel offers HTTP/1.1 and HTTP/2 on one port only over TLS, where ALPN picks; plain HTTP is HTTP/1.1.
+        section["h2c"].AsSection(h2c =>
+        {
+            var enabled = h2c["enabled"];
+            if (enabled.AsBool())
+            {
+                throw enabled.Invalid(
+                    "Berth does not serve HTTP/2 without TLS; let the load balancer speak HTTP/1.1 to Berth, or set http.tls for HTTP/2, and remove the key");
+            }
+
+            return true;
+        });
+
         return new HttpOptions
         {
             Addr = section["addr"].AsString(defaults.Addr),
@@ -60,12 +71,10 @@ public sealed record HttpOptions
             Host = section["host"].AsHttpUrl()?.OriginalString,
             Secret = section["secret"].AsString(),
             RelativeUrls = section["relativeurls"].AsBool(),
-            DrainTimeout = section["draintimeout"].AsDuration(defaults.DrainTimeout),
             Headers = section["headers"].AsHeaders(),
             Tls = section["tls"].AsSection(TlsOptions.Read),
             Debug = section["debug"].AsSection(DebugServerOptions.Read),
             Http2 = section["http2"].AsSection(Http2Options.Read),
-            H2c = section["h2c"].AsSection(H2cOptions.Read),
         };
     }
 }
@@ -97,11 +106,8 @@ public sealed record TlsOptions
     /// <summary><c>http.tls.ciphersuites</c>: allowed cipher suites (Go names); empty for the platform default.</summary>
     public IReadOnlyList<string> CipherSuites { get; init; } = [];
 
-    /// <summary><c>http.tls.letsencrypt</c>.</summary>
-    public LetsEncryptOptions LetsEncrypt { get; init; } = new();
-
     /// <summary>True when the registry should listen with TLS.</summary>
-    public bool Enabled => Certificate is not null || LetsEncrypt.CacheFile is not null;
+    public bool Enabled => Certificate is not null;
 
     internal static TlsOptions Read(SectionReader section)
     {
@@ -119,6 +125,17 @@ public sealed record TlsOptions
             throw section["certificate"].Invalid("required when http.tls.key is set");
         }
 
+        section["letsencrypt"].AsSection(letsEncrypt =>
+        {
+            foreach (var name in (string[])["cachefile", "email", "hosts", "directoryurl"])
+            {
+                letsEncrypt.Refuse(name,
+                    "ACME is not built into Berth; obtain the certificate with certbot or cert-manager, set http.tls.certificate and http.tls.key (Berth reloads them when they change) and remove http.tls.letsencrypt");
+            }
+
+            return true;
+        });
+
         return new TlsOptions
         {
             Certificate = certificate,
@@ -127,33 +144,8 @@ public sealed record TlsOptions
             ClientAuth = section["clientauth"].AsChoice(ClientAuthModes),
             MinimumTls = section["minimumtls"].AsChoice(defaults.MinimumTls, TlsVersions),
             CipherSuites = section["ciphersuites"].AsStringList(),
-            LetsEncrypt = section["letsencrypt"].AsSection(LetsEncryptOptions.Read),
         };
     }
-}
-
-/// <summary><c>http.tls.letsencrypt</c>: obtain the certificate from an ACME server.</summary>
-public sealed record LetsEncryptOptions
-{
-    /// <summary><c>cachefile</c>: where issued certificates are kept; setting it turns ACME on.</summary>
-    public string? CacheFile { get; init; }
-
-    /// <summary><c>email</c>: the ACME account e-mail.</summary>
-    public string? Email { get; init; }
-
-    /// <summary><c>hosts</c>: the host names certificates may be issued for.</summary>
-    public IReadOnlyList<string> Hosts { get; init; } = [];
-
-    /// <summary><c>directoryurl</c>: the ACME directory, or null for Let's Encrypt.</summary>
-    public Uri? DirectoryUrl { get; init; }
-
-    internal static LetsEncryptOptions Read(SectionReader section) => new()
-    {
-        CacheFile = section["cachefile"].AsString(),
-        Email = section["email"].AsString(),
-        Hosts = section["hosts"].AsStringList(),
-        DirectoryUrl = section["directoryurl"].AsHttpUrl(),
-    };
 }
 
 /// <summary><c>http.debug</c>: a second listener for diagnostics and metrics, off by default.</summary>
@@ -199,13 +191,4 @@ public sealed record Http2Options
     public bool Disabled { get; init; }
 
     internal static Http2Options Read(SectionReader section) => new() { Disabled = section["disabled"].AsBool() };
-}
-
-/// <summary><c>http.h2c</c>.</summary>
-public sealed record H2cOptions
-{
-    /// <summary><c>http.h2c.enabled</c>: accept HTTP/2 without TLS (behind a load balancer that speaks it).</summary>
-    public bool Enabled { get; init; }
-
-    internal static H2cOptions Read(SectionReader section) => new() { Enabled = section["enabled"].AsBool() };
 }

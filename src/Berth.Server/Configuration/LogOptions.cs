@@ -1,5 +1,3 @@
-using System.Collections.ObjectModel;
-
 namespace Berth.Server.Configuration;
 
 /// <summary><c>log</c>: logging.</summary>
@@ -11,29 +9,33 @@ public sealed record LogOptions
     /// <summary><c>log.level</c>: error, warn, info (default) or debug.</summary>
     public string Level { get; init; } = "info";
 
-    /// <summary><c>log.formatter</c>: text (default), json or logstash.</summary>
+    /// <summary><c>log.formatter</c>: text (default) or json; registry:2's logstash is read as json, with a warning.</summary>
     public string Formatter { get; init; } = "text";
-
-    /// <summary><c>log.fields</c>: static fields added to every log entry (for example <c>service: registry</c>).</summary>
-    public IReadOnlyDictionary<string, string> Fields { get; init; } = ReadOnlyDictionary<string, string>.Empty;
 
     /// <summary><c>log.accesslog</c>.</summary>
     public AccessLogOptions AccessLog { get; init; } = new();
-
-    /// <summary><c>log.reportcaller</c>: include the calling method in log entries.</summary>
-    public bool ReportCaller { get; init; }
 
     internal static LogOptions Read(SectionReader section, string? legacyLevel)
     {
         var defaults = new LogOptions();
         section.Ignore("hooks", "log hooks (e-mail alerts) are not supported by Berth");
+        section.Ignore("fields", "Berth's log entries carry no static fields");
+        section.Ignore("reportcaller", "Berth's log entries do not name the calling function");
+
+        var formatterValue = section["formatter"];
+        var formatter = formatterValue.AsChoice(defaults.Formatter, Formatters);
+        if (formatter == "logstash")
+        {
+            // One JSON object per line is what a logstash pipeline parses; only the field layout differs.
+            formatterValue.Warn("Berth has no logstash layout and writes its JSON lines instead (log.formatter: json)");
+            formatter = "json";
+        }
+
         return new LogOptions
         {
             Level = section["level"].AsChoice(Levels) ?? legacyLevel ?? defaults.Level,
-            Formatter = section["formatter"].AsChoice(defaults.Formatter, Formatters),
-            Fields = section["fields"].AsMap(value => value.AsString() ?? string.Empty),
+            Formatter = formatter,
             AccessLog = section["accesslog"].AsSection(AccessLogOptions.Read),
-            ReportCaller = section["reportcaller"].AsBool(),
         };
     }
 }

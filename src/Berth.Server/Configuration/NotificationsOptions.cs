@@ -5,28 +5,30 @@ namespace Berth.Server.Configuration;
 /// <summary><c>notifications</c>: registry events posted to webhook endpoints.</summary>
 public sealed record NotificationsOptions
 {
-    /// <summary><c>notifications.events</c>.</summary>
-    public NotificationEventsOptions Events { get; init; } = new();
-
     /// <summary><c>notifications.endpoints</c>.</summary>
     public IReadOnlyList<NotificationEndpointOptions> Endpoints { get; init; } = [];
 
-    internal static NotificationsOptions Read(SectionReader section) => new()
+    internal static NotificationsOptions Read(SectionReader section)
     {
         // Distribution's variables use the Go field name here: REGISTRY_NOTIFICATIONS_EVENTCONFIG_*.
-        Events = section.Get("events", environmentName: "eventconfig").AsSection(NotificationEventsOptions.Read),
-        Endpoints = section["endpoints"].AsList(endpoint => endpoint.AsSection(NotificationEndpointOptions.Read)),
-    };
-}
+        section.Get("events", environmentName: "eventconfig").AsSection(events =>
+        {
+            // A receiver that relies on the references would get events without them.
+            var includeReferences = events["includereferences"];
+            if (includeReferences.AsBool())
+            {
+                throw includeReferences.Invalid(
+                    "Berth's manifest events carry no references (the layers and config a manifest names); remove the key or set it to false");
+            }
 
-/// <summary><c>notifications.events</c>.</summary>
-public sealed record NotificationEventsOptions
-{
-    /// <summary><c>includereferences</c>: include the manifest's references in manifest events.</summary>
-    public bool IncludeReferences { get; init; }
+            return true;
+        });
 
-    internal static NotificationEventsOptions Read(SectionReader section) =>
-        new() { IncludeReferences = section["includereferences"].AsBool() };
+        return new NotificationsOptions
+        {
+            Endpoints = section["endpoints"].AsList(endpoint => endpoint.AsSection(NotificationEndpointOptions.Read)),
+        };
+    }
 }
 
 /// <summary>One <c>notifications.endpoints</c> item. Zero timeouts and thresholds get Distribution's defaults.</summary>

@@ -2,16 +2,22 @@ namespace Berth.Server.Configuration;
 
 /// <summary>
 /// <c>redis</c>: the Redis server replicas share for the blob descriptor cache. Reads both Distribution 3's keys
-/// (<c>addrs</c>, <c>poolsize</c>, <c>maxidleconns</c>...) and registry:2's (<c>addr</c>, <c>pool.maxidle</c>...),
-/// folding the old ones into the new properties.
+/// (<c>addrs</c>, the go-redis options) and registry:2's (<c>addr</c>). Berth's client multiplexes one connection
+/// per server, so go-redis's pool and retry tuning has nothing to act on: those keys are accepted with a warning.
 /// </summary>
 public sealed record RedisOptions
 {
-    // go-redis tuning knobs Distribution 3 passes through; they have no counterpart in Berth's client.
+    // go-redis tuning knobs Distribution passes through; they have no counterpart in Berth's client.
     private static readonly string[] GoRedisOnlyKeys =
     [
         "contexttimeoutenabled", "poolfifo", "maxredirects", "readonly", "routebylatency", "routerandomly",
-        "disableidentity", "identitysuffix", "unstableresp3",
+        "disableidentity", "identitysuffix", "unstableresp3", "minretrybackoff", "maxretrybackoff",
+    ];
+
+    // go-redis's connection pool; Berth's client keeps one multiplexed connection per server instead.
+    private static readonly string[] PoolKeys =
+    [
+        "poolsize", "pooltimeout", "minidleconns", "maxidleconns", "maxactiveconns", "connmaxidletime", "connmaxlifetime",
     ];
 
     /// <summary><c>redis.addrs</c> (or registry:2's single <c>redis.addr</c>): <c>host:port</c> of the server, or of cluster/sentinel nodes.</summary>
@@ -20,10 +26,10 @@ public sealed record RedisOptions
     /// <summary>True when a Redis server is configured.</summary>
     public bool IsConfigured => Addrs.Count > 0;
 
-    /// <summary><c>username</c> (Redis ACLs).</summary>
+    /// <summary><c>username</c> (Redis ACLs); also sent to Sentinels.</summary>
     public string? Username { get; init; }
 
-    /// <summary><c>password</c>.</summary>
+    /// <summary><c>password</c>; also sent to Sentinels.</summary>
     public string? Password { get; init; }
 
     /// <summary><c>db</c>: the database number.</summary>
@@ -38,50 +44,14 @@ public sealed record RedisOptions
     /// <summary><c>mastername</c>: the Sentinel master name, when <see cref="Addrs"/> are Sentinels.</summary>
     public string? MasterName { get; init; }
 
-    /// <summary><c>sentinelusername</c>.</summary>
-    public string? SentinelUsername { get; init; }
-
-    /// <summary><c>sentinelpassword</c>.</summary>
-    public string? SentinelPassword { get; init; }
-
-    /// <summary><c>maxretries</c>; 0 for the client's default.</summary>
+    /// <summary><c>maxretries</c>: how often a connection is attempted; 0 for the client's default.</summary>
     public int MaxRetries { get; init; }
-
-    /// <summary><c>minretrybackoff</c>; zero for the client's default.</summary>
-    public TimeSpan MinRetryBackoff { get; init; }
-
-    /// <summary><c>maxretrybackoff</c>; zero for the client's default.</summary>
-    public TimeSpan MaxRetryBackoff { get; init; }
 
     /// <summary><c>dialtimeout</c>; zero for the client's default.</summary>
     public TimeSpan DialTimeout { get; init; }
 
-    /// <summary><c>readtimeout</c>; zero for the client's default.</summary>
+    /// <summary><c>readtimeout</c>: the timeout of a whole command; zero for the client's default.</summary>
     public TimeSpan ReadTimeout { get; init; }
-
-    /// <summary><c>writetimeout</c>; zero for the client's default.</summary>
-    public TimeSpan WriteTimeout { get; init; }
-
-    /// <summary><c>poolsize</c>: the most connections; 0 for the client's default.</summary>
-    public int PoolSize { get; init; }
-
-    /// <summary><c>pooltimeout</c>: how long to wait for a free connection; zero for the client's default.</summary>
-    public TimeSpan PoolTimeout { get; init; }
-
-    /// <summary><c>minidleconns</c>.</summary>
-    public int MinIdleConns { get; init; }
-
-    /// <summary><c>maxidleconns</c> (registry:2: <c>pool.maxidle</c>).</summary>
-    public int MaxIdleConns { get; init; }
-
-    /// <summary><c>maxactiveconns</c> (registry:2: <c>pool.maxactive</c>).</summary>
-    public int MaxActiveConns { get; init; }
-
-    /// <summary><c>connmaxidletime</c> (registry:2: <c>pool.idletimeout</c>).</summary>
-    public TimeSpan ConnMaxIdleTime { get; init; }
-
-    /// <summary><c>connmaxlifetime</c>.</summary>
-    public TimeSpan ConnMaxLifetime { get; init; }
 
     /// <summary><c>redis.tls</c>.</summary>
     public RedisTlsOptions Tls { get; init; } = new();
@@ -100,53 +70,58 @@ public sealed record RedisOptions
 
         foreach (var key in GoRedisOnlyKeys)
         {
-            section.Ignore(key, "a go-redis setting with no effect in Berth");
+            section.Ignore(key, "a go-redis setting with no counterpart in Berth's Redis client");
         }
 
+        foreach (var key in PoolKeys)
+        {
+            section.Ignore(key, "Berth's Redis client multiplexes one connection per server and has no pool to size");
+        }
+
+        // registry:2's pool section, superseded by the flat keys above.
+        section.Ignore("pool", "Berth's Redis client multiplexes one connection per server and has no pool to size");
+        section.Ignore("writetimeout", "in Berth's Redis client one timeout, redis.readtimeout, covers a whole command");
+
+        var username = section["username"].AsString();
+        var password = section["password"].AsString();
+
+        // The client authenticates to Sentinels with the server's credentials (it has no separate ones), so
+        // different Sentinel credentials would fail to connect and leave the cache unused.
+        RefuseUnlessEqual(section["sentinelusername"], username, "redis.username");
+        RefuseUnlessEqual(section["sentinelpassword"], password, "redis.password");
+
         var legacyAddr = legacyAddrValue.AsString();
-        var legacyPool = section["pool"].AsSection(LegacyRedisPool.Read);
         return new RedisOptions
         {
             Addrs = legacyAddr is null ? addrsValue.AsStringList(allowSingleValue: true) : [legacyAddr],
-            Username = section["username"].AsString(),
-            Password = section["password"].AsString(),
+            Username = username,
+            Password = password,
             Db = section["db"].AsInt32(0, minimum: 0),
             ClientName = section["clientname"].AsString(),
             Protocol = section["protocol"].AsInt32(0, 0, 3),
             MasterName = section["mastername"].AsString(),
-            SentinelUsername = section["sentinelusername"].AsString(),
-            SentinelPassword = section["sentinelpassword"].AsString(),
             MaxRetries = section["maxretries"].AsInt32(0),
-            MinRetryBackoff = section["minretrybackoff"].AsDuration(TimeSpan.Zero),
-            MaxRetryBackoff = section["maxretrybackoff"].AsDuration(TimeSpan.Zero),
             DialTimeout = section["dialtimeout"].AsDuration(TimeSpan.Zero),
             ReadTimeout = section["readtimeout"].AsDuration(TimeSpan.Zero),
-            WriteTimeout = section["writetimeout"].AsDuration(TimeSpan.Zero),
-            PoolSize = section["poolsize"].AsInt32(0, minimum: 0),
-            PoolTimeout = section["pooltimeout"].AsDuration(TimeSpan.Zero),
-            MinIdleConns = section["minidleconns"].AsInt32(0, minimum: 0),
-            MaxIdleConns = section["maxidleconns"].AsInt32(legacyPool.MaxIdle, minimum: 0),
-            MaxActiveConns = section["maxactiveconns"].AsInt32(legacyPool.MaxActive, minimum: 0),
-            ConnMaxIdleTime = section["connmaxidletime"].AsDuration(legacyPool.IdleTimeout),
-            ConnMaxLifetime = section["connmaxlifetime"].AsDuration(TimeSpan.Zero),
             Tls = section["tls"].AsSection(RedisTlsOptions.Read),
         };
     }
 
-    // registry:2's `redis.pool` section, superseded by the flat keys above.
-    private sealed record LegacyRedisPool(int MaxIdle, int MaxActive, TimeSpan IdleTimeout)
+    private static void RefuseUnlessEqual(ConfigValue sentinelValue, string? serverValue, string serverKey)
     {
-        public static LegacyRedisPool Read(SectionReader section) => new(
-            section["maxidle"].AsInt32(0, minimum: 0),
-            section["maxactive"].AsInt32(0, minimum: 0),
-            section["idletimeout"].AsDuration(TimeSpan.Zero));
+        var value = sentinelValue.AsString();
+        if (value is not null && value != serverValue)
+        {
+            throw sentinelValue.Invalid(
+                $"Berth's Redis client authenticates to Sentinels with {serverKey}; it cannot use separate Sentinel credentials. Give the Sentinels the same credentials and remove the key");
+        }
     }
 }
 
 /// <summary><c>redis.tls</c>.</summary>
 public sealed record RedisTlsOptions
 {
-    /// <summary><c>enabled</c> (registry:2): connect with TLS. Also true when a certificate or root CA is configured.</summary>
+    /// <summary><c>enabled</c>: connect with TLS. Also true when a certificate or root CA is configured.</summary>
     public bool Enabled { get; init; }
 
     /// <summary><c>certificate</c>: a client certificate file.</summary>
@@ -160,6 +135,10 @@ public sealed record RedisTlsOptions
 
     internal static RedisTlsOptions Read(SectionReader section)
     {
+        // Distribution 3.0 put these CAs where a server would check its clients' certificates, which a client
+        // connection never does; 3.1 renamed the key to rootcas and verifies the server with them.
+        section.Ignore("clientcas", "Distribution 3.0's key, which had no effect on the connection to Redis; set redis.tls.rootcas to verify the server against these CAs");
+
         var certificate = section["certificate"].AsString();
         var rootCas = section["rootcas"].AsStringList();
         return new RedisTlsOptions

@@ -45,12 +45,6 @@ public sealed record RegistryConfiguration
     /// <summary><c>catalog</c>: the <c>/v2/_catalog</c> endpoint.</summary>
     public CatalogOptions Catalog { get; init; } = new();
 
-    /// <summary><c>tags</c>: the <c>/v2/&lt;name&gt;/tags/list</c> endpoint.</summary>
-    public TagsOptions Tags { get; init; } = new();
-
-    /// <summary><c>policy</c>: repository policies.</summary>
-    public PolicyOptions Policy { get; init; } = new();
-
     internal static RegistryConfiguration Read(SectionReader root)
     {
         // The loader has already checked the file's version; it decides how the rest is read, so Distribution
@@ -81,13 +75,45 @@ public sealed record RegistryConfiguration
             Proxy = root["proxy"].AsSection(ProxyOptions.Read),
             Validation = root["validation"].AsSection(ValidationOptions.Read),
             Catalog = root["catalog"].AsSection(CatalogOptions.Read),
-            Tags = root["tags"].AsSection(TagsOptions.Read),
-            Policy = root["policy"].AsSection(PolicyOptions.Read),
         };
 
-        root.Ignore("middleware", "Distribution middleware (registry, repository and storage middleware) is not supported by Berth");
-        root.Ignore("reporting", "error reporting (bugsnag, newrelic) is not supported by Berth");
-        root.Ignore("compatibility", "schema1 manifest compatibility is not supported by Berth");
+        root["tags"].AsSection(tags =>
+        {
+            tags.Ignore("maxtags", "Berth answers a tags list with as many tags as the client's n asks for (all of them without n); it does not cap n");
+            return true;
+        });
+
+        root["policy"].AsSection(policy => policy["repository"].AsSection(repository =>
+        {
+            // An allow-list of content classes: ignoring it would accept pushes the operator meant to refuse.
+            var classes = repository["classes"];
+            if (classes.HasContent)
+            {
+                classes.Refuse("Berth does not restrict manifests to repository classes; remove the key");
+            }
+
+            return true;
+        }));
+
+        root["middleware"].AsSection(ReadMiddleware);
+        root["reporting"].AsSection(reporting =>
+        {
+            reporting.Ignore("bugsnag", "error reporting to Bugsnag is not built into Berth");
+            reporting.Ignore("newrelic", "New Relic instrumentation is not built into Berth");
+            return true;
+        });
+
+        root["compatibility"].AsSection(compatibility => compatibility["schema1"].AsSection(schema1 =>
+        {
+            var enabled = schema1["enabled"];
+            if (enabled.AsBool())
+            {
+                throw enabled.Invalid("Berth does not accept or serve schema1 manifests; remove the key or set it to false");
+            }
+
+            schema1.Ignore("signingkeyfile", "it signs schema1 manifests, which Berth does not serve");
+            return true;
+        }));
 
         if (configuration.Storage.Cache.BlobDescriptor == StorageCacheOptions.RedisCache && !configuration.Redis.IsConfigured)
         {
@@ -105,6 +131,33 @@ public sealed record RegistryConfiguration
 
         return configuration;
     }
+
+    /// <summary>
+    /// <c>middleware</c>: Distribution wraps its registry, repositories and storage driver in the middleware named
+    /// here. Berth has none of them, and each would change what clients get (the storage ones send blob downloads
+    /// to a CDN or proxy), so a configured one stops start-up.
+    /// </summary>
+    private static bool ReadMiddleware(SectionReader section)
+    {
+        foreach (var (name, refusal) in (ReadOnlySpan<(string, string)>)[
+            ("registry", "Berth has no registry middleware; remove the entry"),
+            ("repository", "Berth has no repository middleware; remove the entry"),
+            ("storage",
+                "Berth has no storage middleware (cloudfront, redirect, rewrite), so blob downloads would not go where it says; remove the entry. "
+                + "storage.s3.redirectendpoint sends redirects to another host; storage.redirect.disable: true serves blobs through Berth"),
+        ])
+        {
+            var middleware = section[name];
+            if (middleware.HasContent)
+            {
+                middleware.Refuse(refusal);
+            }
+
+            middleware.Overrides?.MarkAllUsed();
+        }
+
+        return true;
+    }
 }
 
 /// <summary><c>catalog</c>: the <c>/v2/_catalog</c> endpoint.</summary>
@@ -121,40 +174,4 @@ public sealed record CatalogOptions
         var maxEntries = section["maxentries"].AsInt32(DefaultMaxEntries);
         return new CatalogOptions { MaxEntries = maxEntries <= 0 ? DefaultMaxEntries : maxEntries };
     }
-}
-
-/// <summary><c>tags</c>: the tags list endpoint.</summary>
-public sealed record TagsOptions
-{
-    /// <summary>Distribution's default page limit.</summary>
-    public const int DefaultMaxTags = 1000;
-
-    /// <summary><c>tags.maxtags</c>: the most tags one tags-list response returns (default 1000).</summary>
-    public int MaxTags { get; init; } = DefaultMaxTags;
-
-    internal static TagsOptions Read(SectionReader section)
-    {
-        var maxTags = section["maxtags"].AsInt32(DefaultMaxTags, minimum: 0);
-        return new TagsOptions { MaxTags = maxTags == 0 ? DefaultMaxTags : maxTags };
-    }
-}
-
-/// <summary><c>policy</c>: repository policies.</summary>
-public sealed record PolicyOptions
-{
-    /// <summary><c>policy.repository</c>.</summary>
-    public RepositoryPolicyOptions Repository { get; init; } = new();
-
-    internal static PolicyOptions Read(SectionReader section) =>
-        new() { Repository = section["repository"].AsSection(RepositoryPolicyOptions.Read) };
-}
-
-/// <summary><c>policy.repository</c>.</summary>
-public sealed record RepositoryPolicyOptions
-{
-    /// <summary><c>policy.repository.classes</c>: the repository classes content may belong to; empty allows all.</summary>
-    public IReadOnlyList<string> Classes { get; init; } = [];
-
-    internal static RepositoryPolicyOptions Read(SectionReader section) =>
-        new() { Classes = section["classes"].AsStringList() };
 }

@@ -13,6 +13,7 @@ internal sealed class SectionReader
     private readonly Dictionary<string, KeyValuePair<YamlNode, YamlNode>> _fileEntries = new(StringComparer.Ordinal);
     private readonly HashSet<string> _readKeys = new(StringComparer.Ordinal);
     private string? _inlineEnvironmentGroup;
+    private bool _keysAreNames;
 
     internal SectionReader(ConfigValue section, YamlMappingNode? mapping)
     {
@@ -66,6 +67,11 @@ internal sealed class SectionReader
     public ConfigValue Get(string key, string? environmentName = null)
     {
         _readKeys.Add(key);
+        if (!_keysAreNames)
+        {
+            _section.Context.RecordRead(ChildKey(key));
+        }
+
         var overrides = _section.Overrides;
         var environment = overrides?.Child(key)
             ?? (environmentName is null ? null : overrides?.Child(environmentName))
@@ -90,8 +96,23 @@ internal sealed class SectionReader
     /// </summary>
     public void AcceptInlineEnvironmentGroup(string group) => _inlineEnvironmentGroup = group;
 
-    /// <summary>A key Distribution knows but Berth does not use: warns when it is set, so it is not reported as unknown.</summary>
+    /// <summary>
+    /// This section is a map whose keys are names the user chose (<c>log.fields</c>, <c>http.headers</c>), not keys of
+    /// the schema: they are not recorded in <see cref="BindingContext.KeysRead"/>.
+    /// </summary>
+    public void KeysAreNames() => _keysAreNames = true;
+
+    /// <summary>
+    /// A key Distribution knows but Berth does not act on, where ignoring it is harmless: warns when it is set, so it
+    /// is neither ignored silently nor reported as unknown.
+    /// </summary>
     public void Ignore(string key, string reason) => Get(key).Ignore(reason);
+
+    /// <summary>
+    /// A key Distribution knows but Berth does not act on, where ignoring it would change what the registry does:
+    /// start-up fails when it is set, with <paramref name="reason"/> saying what to do instead.
+    /// </summary>
+    public void Refuse(string key, string reason) => Get(key).Refuse(reason);
 
     /// <summary>An exception naming this section.</summary>
     public ConfigurationException Invalid(string detail) => _section.Invalid(detail);

@@ -51,9 +51,6 @@ public sealed record StorageOptions
     /// <summary><c>storage.maintenance</c>.</summary>
     public StorageMaintenanceOptions Maintenance { get; init; } = new();
 
-    /// <summary><c>storage.tag</c>.</summary>
-    public StorageTagOptions Tag { get; init; } = new();
-
     internal static StorageOptions Read(SectionReader section)
     {
         var options = new StorageOptions
@@ -63,8 +60,13 @@ public sealed record StorageOptions
             Cache = section["cache"].AsSection(StorageCacheOptions.Read),
             Mount = section["mount"].AsSection(StorageMountOptions.Read),
             Maintenance = section["maintenance"].AsSection(StorageMaintenanceOptions.Read),
-            Tag = section["tag"].AsSection(StorageTagOptions.Read),
         };
+
+        section["tag"].AsSection(tag =>
+        {
+            tag.Ignore("concurrencylimit", "Berth has no limit to set: it resolves all of a repository's tags at once when a manifest is deleted");
+            return true;
+        });
 
         var drivers = section.PresentKeys.Where(key => !RegistryKeys.Contains(key, StringComparer.Ordinal)).ToList();
         if (drivers.Count > 1)
@@ -98,33 +100,15 @@ public sealed record FilesystemStorageOptions
     /// <summary>Distribution's default root directory, which registry:2 images mount a volume on.</summary>
     public const string DefaultRootDirectory = "/var/lib/registry";
 
-    /// <summary>Distribution's default and minimum for <see cref="MaxThreads"/>.</summary>
-    public const int DefaultMaxThreads = 100;
-
-    /// <summary>The smallest <see cref="MaxThreads"/> Distribution accepts; lower values are raised to it.</summary>
-    public const int MinimumMaxThreads = 25;
-
     /// <summary><c>storage.filesystem.rootdirectory</c> (default <c>/var/lib/registry</c>).</summary>
     public string RootDirectory { get; init; } = DefaultRootDirectory;
 
-    /// <summary><c>storage.filesystem.maxthreads</c>: the most concurrent file operations (default 100, at least 25).</summary>
-    public int MaxThreads { get; init; } = DefaultMaxThreads;
-
     internal static FilesystemStorageOptions Read(SectionReader section)
     {
-        var maxThreadsValue = section["maxthreads"];
-        var maxThreads = maxThreadsValue.AsInt32(DefaultMaxThreads);
-        if (maxThreads < MinimumMaxThreads)
-        {
-            maxThreadsValue.Warn($"raised to the minimum of {MinimumMaxThreads}");
-            maxThreads = MinimumMaxThreads;
-        }
-
-        return new FilesystemStorageOptions
-        {
-            RootDirectory = section["rootdirectory"].AsString(DefaultRootDirectory),
-            MaxThreads = maxThreads,
-        };
+        // registry:2 caps its blocking file calls so they cannot exhaust the Go runtime's threads; Berth's file
+        // I/O does not take a thread per operation.
+        section.Ignore("maxthreads", "Berth's file operations do not hold a thread each, so there is nothing to cap");
+        return new FilesystemStorageOptions { RootDirectory = section["rootdirectory"].AsString(DefaultRootDirectory) };
     }
 }
 
@@ -209,9 +193,6 @@ public sealed record S3StorageOptions
     /// <summary><c>usefipsendpoint</c>: use the FIPS endpoint.</summary>
     public bool UseFipsEndpoint { get; init; }
 
-    /// <summary><c>loglevel</c>: the SDK's log level (off by default).</summary>
-    public string LogLevel { get; init; } = "off";
-
     /// <summary><c>redirectendpoint</c>: the scheme and host presigned redirect URLs use instead of the S3 endpoint.</summary>
     public Uri? RedirectEndpoint { get; init; }
 
@@ -246,7 +227,17 @@ public sealed record S3StorageOptions
 
         // YAML reads an unquoted `off` as a boolean, which Distribution treats as "off" too.
         var logLevelValue = section["loglevel"];
-        var logLevel = (logLevelValue.AsString() ?? defaults.LogLevel).ToLowerInvariant();
+        if (logLevelValue.AsString()?.ToLowerInvariant() is { } logLevel and not ("off" or "false"))
+        {
+            logLevelValue.Warn($"Berth does not log the S3 client's requests ('{logLevel}'); its own storage errors are logged as usual");
+        }
+
+        var v4AuthValue = section["v4auth"];
+        var v4Auth = v4AuthValue.AsBool(defaults.V4Auth);
+        if (!v4Auth)
+        {
+            v4AuthValue.Warn("Berth signs every request with AWS Signature Version 4, which every S3 service accepts");
+        }
 
         return new S3StorageOptions
         {
@@ -266,7 +257,7 @@ public sealed record S3StorageOptions
             KeyId = section["keyid"].AsString(),
             Secure = section["secure"].AsBool(defaults.Secure),
             SkipVerify = section["skipverify"].AsBool(defaults.SkipVerify),
-            V4Auth = section["v4auth"].AsBool(defaults.V4Auth),
+            V4Auth = v4Auth,
             ChunkSize = section["chunksize"].AsInt64(defaults.ChunkSize, MinimumChunkSize, MaximumChunkSize),
             MultipartCopyChunkSize = section["multipartcopychunksize"].AsInt64(defaults.MultipartCopyChunkSize, MinimumChunkSize, MaximumChunkSize),
             MultipartCopyMaxConcurrency = section["multipartcopymaxconcurrency"].AsInt64(defaults.MultipartCopyMaxConcurrency, minimum: 1),
@@ -276,7 +267,6 @@ public sealed record S3StorageOptions
             UserAgent = section["useragent"].AsString(),
             UseDualStack = section["usedualstack"].AsBool(defaults.UseDualStack),
             UseFipsEndpoint = section["usefipsendpoint"].AsBool(defaults.UseFipsEndpoint),
-            LogLevel = logLevel == "false" ? "off" : logLevel,
             RedirectEndpoint = redirectEndpoint,
         };
     }
@@ -466,17 +456,4 @@ public sealed record ReadOnlyModeOptions
 
     internal static ReadOnlyModeOptions Read(SectionReader section) =>
         new() { Enabled = section["enabled"].AsBool() };
-}
-
-/// <summary><c>storage.tag</c>.</summary>
-public sealed record StorageTagOptions
-{
-    /// <summary><c>storage.tag.concurrencylimit</c>: how many tags are looked up at once; null leaves it to Berth.</summary>
-    public int? ConcurrencyLimit { get; init; }
-
-    internal static StorageTagOptions Read(SectionReader section)
-    {
-        var limit = section["concurrencylimit"];
-        return new StorageTagOptions { ConcurrencyLimit = limit.IsSet ? limit.AsInt32(0, minimum: 0) : null };
-    }
 }

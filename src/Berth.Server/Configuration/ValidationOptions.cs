@@ -1,17 +1,20 @@
-using System.Text.RegularExpressions;
-
 namespace Berth.Server.Configuration;
 
-/// <summary><c>validation</c>: extra checks on pushed manifests.</summary>
+/// <summary>
+/// <c>validation</c>: registry:2's checks on pushed manifests. Berth's own checks are fixed: it checks no
+/// foreign-layer URLs, and it accepts an image index only when the manifests it lists exist. The keys that would
+/// change either are refused while validation is on; see docs/registry2-configuration-keys.md.
+/// </summary>
 public sealed record ValidationOptions
 {
     /// <summary>
-    /// Whether the checks below apply: <c>validation.enabled</c> (deprecated) or, when that is false, the opposite
-    /// of <c>validation.disabled</c>, the way Distribution resolves the two.
+    /// Whether registry:2 would apply the <c>validation.manifests</c> rules: <c>validation.enabled</c> (deprecated)
+    /// or, when that is false, the opposite of <c>validation.disabled</c>, the way Distribution resolves the two.
+    /// Berth reads it to decide whether those rules, which it does not implement, must be refused.
     /// </summary>
     public bool Enabled { get; init; } = true;
 
-    /// <summary><c>validation.manifests</c>.</summary>
+    /// <summary><c>validation.manifests</c>: no rule of it is honoured, so it has no settings.</summary>
     public ManifestValidationOptions Manifests { get; init; } = new();
 
     internal static ValidationOptions Read(SectionReader section)
@@ -22,99 +25,70 @@ public sealed record ValidationOptions
             enabledValue.Warn("deprecated; use validation.disabled");
         }
 
-        var enabled = enabledValue.AsBool();
-        var disabled = section["disabled"].AsBool();
+        var disabledValue = section["disabled"];
+        var enabled = enabledValue.AsBool() || !disabledValue.AsBool();
+        if (!enabled)
+        {
+            // Berth already checks no URLs; the index check is the one difference, and it only refuses pushes.
+            disabledValue.Warn(
+                "Berth checks no foreign-layer URLs in any case, but still accepts an image index only when the manifests it lists exist (Distribution 3 stops checking that here)");
+        }
+
         return new ValidationOptions
         {
-            Enabled = enabled || !disabled,
-            Manifests = section["manifests"].AsSection(ManifestValidationOptions.Read),
+            Enabled = enabled,
+            Manifests = section["manifests"].AsSection(manifests => ManifestValidationOptions.Read(manifests, enabled)),
         };
     }
 }
 
-/// <summary><c>validation.manifests</c>.</summary>
+/// <summary><c>validation.manifests</c>: registry:2's rules for foreign-layer URLs and image indexes.</summary>
 public sealed record ManifestValidationOptions
 {
-    /// <summary><c>validation.manifests.urls</c>.</summary>
-    public UrlValidationOptions Urls { get; init; } = new();
-
-    /// <summary><c>validation.manifests.indexes</c>.</summary>
-    public IndexValidationOptions Indexes { get; init; } = new();
-
-    internal static ManifestValidationOptions Read(SectionReader section) => new()
+    internal static ManifestValidationOptions Read(SectionReader section, bool validationEnabled)
     {
-        Urls = section["urls"].AsSection(UrlValidationOptions.Read),
-        Indexes = section["indexes"].AsSection(IndexValidationOptions.Read),
-    };
-}
-
-/// <summary><c>validation.manifests.urls</c>: rules for foreign-layer URLs in pushed manifests.</summary>
-public sealed record UrlValidationOptions
-{
-    /// <summary><c>allow</c>: regular expressions every URL must match; empty allows none.</summary>
-    public IReadOnlyList<string> Allow { get; init; } = [];
-
-    /// <summary><c>deny</c>: regular expressions no URL may match.</summary>
-    public IReadOnlyList<string> Deny { get; init; } = [];
-
-    internal static UrlValidationOptions Read(SectionReader section) => new()
-    {
-        Allow = ReadPatterns(section["allow"]),
-        Deny = ReadPatterns(section["deny"]),
-    };
-
-    // A pattern that does not compile would otherwise fail on the first push instead of at start-up.
-    private static IReadOnlyList<string> ReadPatterns(ConfigValue value) =>
-        value.AsList(item =>
+        section["urls"].AsSection(urls =>
         {
-            var pattern = item.AsRequiredString("a pattern must not be empty");
-            try
+            foreach (var name in (string[])["allow", "deny"])
             {
-                _ = new Regex(pattern, RegexOptions.None, TimeSpan.FromSeconds(1));
-            }
-            catch (ArgumentException exception)
-            {
-                throw item.Invalid($"not a valid regular expression: {exception.Message}");
+                Check(urls[name], validationEnabled,
+                    "Berth does not check the URLs of foreign layers and would accept every one; remove the key (the registry then behaves as registry:2 with validation.disabled: true)");
             }
 
-            return pattern;
+            return true;
         });
-}
 
-/// <summary><c>validation.manifests.indexes</c>: require that image indexes point at manifests the registry has.</summary>
-public sealed record IndexValidationOptions
-{
-    internal static readonly IReadOnlyList<string> PlatformModes = ["all", "none", "list"];
-
-    /// <summary><c>platforms</c>: all, none (default) or list (only <see cref="PlatformList"/>).</summary>
-    public string Platforms { get; init; } = "none";
-
-    /// <summary><c>platformlist</c>: the platforms checked when <see cref="Platforms"/> is list.</summary>
-    public IReadOnlyList<PlatformOptions> PlatformList { get; init; } = [];
-
-    internal static IndexValidationOptions Read(SectionReader section)
-    {
-        var defaults = new IndexValidationOptions();
-        return new IndexValidationOptions
+        section["indexes"].AsSection(indexes =>
         {
-            Platforms = section["platforms"].AsChoice(defaults.Platforms, PlatformModes),
-            PlatformList = section["platformlist"].AsList(platform => platform.AsSection(PlatformOptions.Read)),
-        };
+            var platforms = indexes["platforms"];
+            if (platforms.AsChoice(["all", "none", "list"]) is "none" or "list")
+            {
+                Check(platforms, validationEnabled,
+                    "Berth accepts an image index only when every manifest it lists exists (platforms: all); remove the key or set it to all");
+            }
+
+            Check(indexes["platformlist"], validationEnabled,
+                "Berth accepts an image index only when every manifest it lists exists (platforms: all); remove the key");
+            return true;
+        });
+
+        return new ManifestValidationOptions();
     }
-}
 
-/// <summary>One <c>validation.manifests.indexes.platformlist</c> item.</summary>
-public sealed record PlatformOptions
-{
-    /// <summary><c>architecture</c> (for example amd64).</summary>
-    public string? Architecture { get; init; }
-
-    /// <summary><c>os</c> (for example linux).</summary>
-    public string? Os { get; init; }
-
-    internal static PlatformOptions Read(SectionReader section) => new()
+    // With validation disabled, registry:2 does not apply these rules either, so ignoring them changes nothing.
+    private static void Check(ConfigValue value, bool validationEnabled, string refusal)
     {
-        Architecture = section["architecture"].AsString(),
-        Os = section["os"].AsString(),
-    };
+        if (!value.HasContent)
+        {
+            value.Overrides?.MarkAllUsed();
+            return;
+        }
+
+        if (validationEnabled)
+        {
+            value.Refuse(refusal);
+        }
+
+        value.Ignore("has no effect while validation is disabled");
+    }
 }

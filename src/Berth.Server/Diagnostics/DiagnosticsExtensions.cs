@@ -22,34 +22,34 @@ public static class DiagnosticsExtensions
         return services;
     }
 
-    /// <summary>Adds the debug listener to Kestrel when <c>http.debug.addr</c> is set.</summary>
-    public static void ListenForDiagnostics(this KestrelServerOptions kestrel, RegistryConfiguration config)
+    /// <summary>Adds the debug listener to Kestrel when <c>http.debug.addr</c> is set (<paramref name="debug"/> not null).</summary>
+    internal static void ListenForDiagnostics(this KestrelServerOptions kestrel, ListenAddress? debug)
     {
-        if (config.Http.Debug.Addr is { Length: > 0 } addr)
-        {
-            var (address, port) = RegistryHost.ParseAddress(addr);
-            if (address is null)
-            {
-                kestrel.ListenAnyIP(port);
-            }
-            else
-            {
-                kestrel.Listen(address, port);
-            }
-        }
-    }
-
-    /// <summary>Request telemetry for every listener, and the debug endpoints bound to the debug port only.</summary>
-    public static void UseBerthDiagnostics(this WebApplication app, RegistryConfiguration config)
-    {
-        app.UseMiddleware<RequestTelemetryMiddleware>();
-        if (config.Http.Debug.Addr is not { Length: > 0 } addr)
+        if (debug is null)
         {
             return;
         }
 
-        var port = RegistryHost.ParseAddress(addr).Port;
-        var onDebugPort = $"*:{port}";
+        if (debug.Address is null)
+        {
+            kestrel.ListenAnyIP(debug.Port);
+        }
+        else
+        {
+            kestrel.Listen(debug.Address, debug.Port);
+        }
+    }
+
+    /// <summary>Request telemetry for every listener, and the debug endpoints bound to the debug port only.</summary>
+    internal static void UseBerthDiagnostics(this WebApplication app, RegistryConfiguration config, ListenAddress? debug)
+    {
+        app.UseMiddleware<RequestTelemetryMiddleware>();
+        if (debug is null)
+        {
+            return;
+        }
+
+        var onDebugPort = $"*:{debug.Port}";
         app.MapGet("/debug/health", async (StorageHealthCheck check, HttpContext context) =>
         {
             var error = await check.CheckAsync(context.RequestAborted);

@@ -52,13 +52,8 @@ internal sealed class TlsSetup
     /// <param name="warnings">Receives configuration warnings (old TLS versions raised to 1.2).</param>
     public static TlsSetup? Create(HttpOptions http, ICollection<string> warnings)
     {
+        // http.tls.letsencrypt is refused when the configuration is loaded.
         var tls = http.Tls;
-        if (tls.LetsEncrypt.CacheFile is not null)
-        {
-            throw ConfigurationException.ForKey("http.tls.letsencrypt",
-                "ACME is not built into Berth; obtain the certificate with certbot or cert-manager and set http.tls.certificate and key: Berth reloads them when they change");
-        }
-
         if (tls.Certificate is null || tls.Key is null)
         {
             if (tls.ClientCas.Count > 0)

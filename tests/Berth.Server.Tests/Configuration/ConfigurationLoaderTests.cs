@@ -24,7 +24,6 @@ public sealed class ConfigurationLoaderTests
         Assert.False(config.Http.Tls.Enabled);
         Assert.Equal("filesystem", config.Storage.Driver);
         Assert.Equal("/var/lib/registry", config.Storage.Filesystem.RootDirectory);
-        Assert.Equal(100, config.Storage.Filesystem.MaxThreads);
         Assert.Null(config.Storage.S3);
         Assert.False(config.Storage.Delete.Enabled);
         Assert.False(config.Storage.Redirect.Disable);
@@ -39,7 +38,6 @@ public sealed class ConfigurationLoaderTests
         Assert.False(config.Log.AccessLog.Disabled);
         Assert.Null(config.Auth.Type);
         Assert.Equal(1000, config.Catalog.MaxEntries);
-        Assert.Equal(1000, config.Tags.MaxTags);
         Assert.False(config.Redis.IsConfigured);
         Assert.False(config.Proxy.Enabled);
         Assert.True(config.Validation.Enabled);
@@ -90,15 +88,11 @@ public sealed class ConfigurationLoaderTests
             log:
               level: debug
               formatter: json
-              fields:
-                service: registry
-                environment: staging
               accesslog:
                 disabled: true
             storage:
               filesystem:
                 rootdirectory: /srv/registry
-                maxthreads: 50
               delete:
                 enabled: true
               redirect:
@@ -117,7 +111,6 @@ public sealed class ConfigurationLoaderTests
               host: https://registry.example.com:5443
               secret: asecretforlocaldevelopment
               relativeurls: true
-              draintimeout: 60s
               headers:
                 X-Content-Type-Options: [nosniff]
                 Strict-Transport-Security: max-age=31536000
@@ -138,13 +131,10 @@ public sealed class ConfigurationLoaderTests
 
         Assert.Equal("debug", config.Log.Level);
         Assert.Equal("json", config.Log.Formatter);
-        Assert.Equal("registry", config.Log.Fields["service"]);
-        Assert.Equal("staging", config.Log.Fields["environment"]);
         Assert.True(config.Log.AccessLog.Disabled);
 
         Assert.Equal("filesystem", config.Storage.Driver);
         Assert.Equal("/srv/registry", config.Storage.Filesystem.RootDirectory);
-        Assert.Equal(50, config.Storage.Filesystem.MaxThreads);
         Assert.True(config.Storage.Delete.Enabled);
         Assert.True(config.Storage.Redirect.Disable);
         Assert.False(config.Storage.Maintenance.UploadPurging.Enabled);
@@ -158,7 +148,6 @@ public sealed class ConfigurationLoaderTests
         Assert.Equal("https://registry.example.com:5443", config.Http.Host);
         Assert.Equal("asecretforlocaldevelopment", config.Http.Secret);
         Assert.True(config.Http.RelativeUrls);
-        Assert.Equal(TimeSpan.FromSeconds(60), config.Http.DrainTimeout);
         Assert.Equal(["nosniff"], config.Http.Headers["X-Content-Type-Options"]);
         Assert.Equal(["max-age=31536000"], config.Http.Headers["strict-transport-security"]);
         Assert.Equal("/certs/domain.crt", config.Http.Tls.Certificate);
@@ -250,7 +239,6 @@ public sealed class ConfigurationLoaderTests
         Assert.Equal(32 * 1024 * 1024, s3.MultipartCopyThresholdSize);
         Assert.Equal("REDUCED_REDUNDANCY", s3.StorageClass);
         Assert.Equal("private", s3.ObjectAcl);
-        Assert.Equal("off", s3.LogLevel);
         Assert.Equal("/var/lib/registry", storage.Filesystem.RootDirectory);
         Assert.Empty(result.Warnings);
     }
@@ -314,7 +302,7 @@ public sealed class ConfigurationLoaderTests
             version: 0.1
             notifications:
               events:
-                includereferences: true
+                includereferences: false
               endpoints:
                 - name: alistener
                   url: https://listener.example.com/event
@@ -328,7 +316,6 @@ public sealed class ConfigurationLoaderTests
                   url: http://other.example.com/
             """).Configuration.Notifications;
 
-        Assert.True(notifications.Events.IncludeReferences);
         Assert.Equal(2, notifications.Endpoints.Count);
         var first = notifications.Endpoints[0];
         Assert.Equal("alistener", first.Name);
@@ -343,9 +330,9 @@ public sealed class ConfigurationLoaderTests
     }
 
     [Fact]
-    public void Load_Registry2RedisKeys_FoldIntoCurrentOnes()
+    public void Load_Registry2RedisKeys_BindsTheServerAndWarnsAboutThePool()
     {
-        var redis = LoadYaml("""
+        var result = LoadYaml("""
             version: 0.1
             redis:
               addr: localhost:6379
@@ -356,16 +343,16 @@ public sealed class ConfigurationLoaderTests
                 maxidle: 16
                 maxactive: 64
                 idletimeout: 300s
-            """).Configuration.Redis;
+            """);
+        var redis = result.Configuration.Redis;
 
         Assert.True(redis.IsConfigured);
         Assert.Equal(["localhost:6379"], redis.Addrs);
         Assert.Equal("asecret", redis.Password);
         Assert.Equal(2, redis.Db);
         Assert.Equal(TimeSpan.FromMilliseconds(10), redis.DialTimeout);
-        Assert.Equal(16, redis.MaxIdleConns);
-        Assert.Equal(64, redis.MaxActiveConns);
-        Assert.Equal(TimeSpan.FromSeconds(300), redis.ConnMaxIdleTime);
+        // One multiplexed connection per server: there is no pool for these to size.
+        Assert.StartsWith("redis.pool: ", Assert.Single(result.Warnings), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -385,7 +372,7 @@ public sealed class ConfigurationLoaderTests
     }
 
     [Fact]
-    public void Load_HealthChecks_BindWithDefaultIntervals()
+    public void Load_StorageDriverHealthCheck_BindsWithDefaultInterval()
     {
         var health = LoadYaml("""
             version: 0.1
@@ -393,25 +380,25 @@ public sealed class ConfigurationLoaderTests
               storagedriver:
                 enabled: true
                 threshold: 3
-              file:
-                - file: /tmp/down
-              http:
-                - uri: http://upstream:8080/health
-                  statuscode: 204
-                  timeout: 3s
-              tcp:
-                - addr: redis:6379
-                  interval: 30s
+              file: []
             """).Configuration.Health;
 
         Assert.True(health.StorageDriver.Enabled);
         Assert.Equal(TimeSpan.FromSeconds(10), health.StorageDriver.Interval);
         Assert.Equal(3, health.StorageDriver.Threshold);
-        Assert.Equal("/tmp/down", Assert.Single(health.File).File);
-        var http = Assert.Single(health.Http);
-        Assert.Equal(204, http.StatusCode);
-        Assert.Equal(TimeSpan.FromSeconds(3), http.Timeout);
-        Assert.Equal(TimeSpan.FromSeconds(30), Assert.Single(health.Tcp).Interval);
+    }
+
+    [Theory]
+    [InlineData("file", "- file: /tmp/down")]
+    [InlineData("http", "- uri: http://upstream:8080/health")]
+    [InlineData("tcp", "- addr: redis:6379")]
+    public void Load_FileHttpOrTcpHealthCheck_IsRefused(string kind, string check)
+    {
+        // A load balancer that drains a replica through one of these would keep it in rotation if it were ignored.
+        var exception = Assert.Throws<ConfigurationException>(() => LoadYaml($"version: 0.1\nhealth:\n  {kind}:\n    {check}\n"));
+
+        Assert.Equal($"health.{kind}", exception.Key);
+        Assert.Contains("health.storagedriver", exception.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -434,9 +421,9 @@ public sealed class ConfigurationLoaderTests
     }
 
     [Fact]
-    public void Load_ValidationSection_BindsRules()
+    public void Load_ValidationRulesWhileDisabled_WarnsThatTheyHaveNoEffect()
     {
-        var validation = LoadYaml("""
+        var result = LoadYaml("""
             version: 0.1
             validation:
               disabled: true
@@ -449,14 +436,24 @@ public sealed class ConfigurationLoaderTests
                   platformlist:
                     - architecture: amd64
                       os: linux
-            """).Configuration.Validation;
+            """);
 
-        Assert.False(validation.Enabled);
-        Assert.Equal(@"^https?://([^/]+\.)*example\.com/", Assert.Single(validation.Manifests.Urls.Allow));
-        Assert.Equal("list", validation.Manifests.Indexes.Platforms);
-        var platform = Assert.Single(validation.Manifests.Indexes.PlatformList);
-        Assert.Equal("amd64", platform.Architecture);
-        Assert.Equal("linux", platform.Os);
+        Assert.False(result.Configuration.Validation.Enabled);
+        Assert.Equal(
+            ["validation.disabled", "validation.manifests.urls.allow", "validation.manifests.indexes.platforms", "validation.manifests.indexes.platformlist"],
+            result.Warnings.Select(warning => warning[..warning.IndexOf(':', StringComparison.Ordinal)]));
+    }
+
+    [Theory]
+    [InlineData("urls:\n      allow: ['^https://example\\.com/']", "validation.manifests.urls.allow")]
+    [InlineData("urls:\n      deny: ['^http://']", "validation.manifests.urls.deny")]
+    [InlineData("indexes:\n      platforms: none", "validation.manifests.indexes.platforms")]
+    [InlineData("indexes:\n      platformlist: [{os: linux, architecture: amd64}]", "validation.manifests.indexes.platformlist")]
+    public void Load_ValidationRuleWhileEnabled_IsRefused(string rule, string key)
+    {
+        var exception = Assert.Throws<ConfigurationException>(() => LoadYaml($"version: 0.1\nvalidation:\n  manifests:\n    {rule}\n"));
+
+        Assert.Equal(key, exception.Key);
     }
 
     [Theory]

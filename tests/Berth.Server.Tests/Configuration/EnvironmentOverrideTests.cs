@@ -10,7 +10,6 @@ public sealed class EnvironmentOverrideTests
         storage:
           filesystem:
             rootdirectory: /from/file
-            maxthreads: 50
         http:
           addr: :5000
           secret: file-secret
@@ -19,10 +18,11 @@ public sealed class EnvironmentOverrideTests
     [Fact]
     public void Load_LeafVariable_OverridesFileValueAndKeepsSiblings()
     {
-        var result = LoadYaml(FilesystemConfig, Environment(("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/x")));
+        var result = LoadYaml(FilesystemConfig, Environment(("REGISTRY_HTTP_ADDR", ":6000")));
 
-        Assert.Equal("/x", result.Configuration.Storage.Filesystem.RootDirectory);
-        Assert.Equal(50, result.Configuration.Storage.Filesystem.MaxThreads);
+        Assert.Equal(":6000", result.Configuration.Http.Addr);
+        Assert.Equal("file-secret", result.Configuration.Http.Secret);
+        Assert.Equal("/from/file", result.Configuration.Storage.Filesystem.RootDirectory);
         Assert.Empty(result.Warnings);
     }
 
@@ -224,29 +224,32 @@ public sealed class EnvironmentOverrideTests
     [Fact]
     public void Load_MapVariables_AddLowerCaseKeysAndOverrideExistingOnesCaseInsensitively()
     {
-        var yaml = "version: 0.1\nlog:\n  fields:\n    Service: from-file\n";
+        var yaml = "version: 0.1\nhttp:\n  headers:\n    Service: [from-file]\n";
 
-        var fields = LoadYaml(yaml, Environment(
-            ("REGISTRY_LOG_FIELDS_SERVICE", "from-env"),
-            ("REGISTRY_LOG_FIELDS_ENVIRONMENT", "staging"))).Configuration.Log.Fields;
+        var headers = LoadYaml(yaml, Environment(
+            ("REGISTRY_HTTP_HEADERS_SERVICE", "from-env"),
+            ("REGISTRY_HTTP_HEADERS_ENVIRONMENT", "staging"))).Configuration.Http.Headers;
 
-        Assert.Equal(2, fields.Count);
-        Assert.Equal("from-env", fields["Service"]);
-        Assert.Equal("staging", fields["environment"]);
+        Assert.Equal(["Service", "environment"], headers.Keys);
+        Assert.Equal(["from-env"], headers["Service"]);
+        Assert.Equal(["staging"], headers["environment"]);
     }
 
     [Fact]
     public void Load_GoFieldNamesInVariables_AreAcceptedWhereDistributionUsesThem()
     {
-        var config = LoadEnvironment(Environment(
-            ("REGISTRY_NOTIFICATIONS_EVENTCONFIG_INCLUDEREFERENCES", "true"),
+        var result = LoadEnvironment(Environment(
+            ("REGISTRY_NOTIFICATIONS_EVENTCONFIG_INCLUDEREFERENCES", "false"),
             ("REGISTRY_REDIS_ADDRS", "[redis:6379]"),
-            ("REGISTRY_REDIS_OPTIONS_PASSWORD", "password123"),
-            ("REGISTRY_HEALTH_TCPCHECKERS_0_ADDR", "redis:6379"))).Configuration;
+            ("REGISTRY_REDIS_OPTIONS_PASSWORD", "password123")));
 
-        Assert.True(config.Notifications.Events.IncludeReferences);
-        Assert.Equal("password123", config.Redis.Password);
-        Assert.Equal("redis:6379", Assert.Single(config.Health.Tcp).Addr);
+        // Every variable was read: none is reported as naming no key.
+        Assert.Empty(result.Warnings);
+        Assert.Equal("password123", result.Configuration.Redis.Password);
+
+        // Berth has no TCP health checks, and says so about the variable rather than ignoring it as unknown.
+        var exception = Assert.Throws<ConfigurationException>(() => LoadEnvironment(Environment(("REGISTRY_HEALTH_TCPCHECKERS_0_ADDR", "redis:6379"))));
+        Assert.Equal("health.tcp", exception.Key);
     }
 
     [Fact]
@@ -296,7 +299,7 @@ public sealed class EnvironmentOverrideTests
     [Theory]
     [InlineData("REGISTRY_LOG_ACCESSLOG", "log.accesslog")]
     [InlineData("REGISTRY_STORAGE_FILESYSTEM", "storage.filesystem")]
-    [InlineData("REGISTRY_LOG_FIELDS", "log.fields")]
+    [InlineData("REGISTRY_HTTP_HEADERS", "http.headers")]
     [InlineData("REGISTRY_NOTIFICATIONS_ENDPOINTS", "notifications.endpoints")]
     public void Load_ScalarVariableForASection_Throws(string name, string key)
     {
@@ -332,9 +335,17 @@ public sealed class EnvironmentOverrideTests
     [Fact]
     public void Load_VariableForIgnoredSection_WarnsOnceAsUnsupported()
     {
-        var result = LoadEnvironment(Environment(("REGISTRY_MIDDLEWARE_STORAGE_0_NAME", "cloudfront")));
+        var result = LoadEnvironment(Environment(("REGISTRY_REPORTING_BUGSNAG_APIKEY", "k"), ("REGISTRY_REPORTING_BUGSNAG_ENDPOINT", "https://bugsnag.example.com")));
 
         var warning = Assert.Single(result.Warnings);
-        Assert.StartsWith("middleware: Distribution middleware", warning, StringComparison.Ordinal);
+        Assert.StartsWith("reporting.bugsnag: error reporting to Bugsnag", warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_VariableForRefusedSection_StopsNamingIt()
+    {
+        var exception = Assert.Throws<ConfigurationException>(() => LoadEnvironment(Environment(("REGISTRY_MIDDLEWARE_STORAGE_0_NAME", "cloudfront"))));
+
+        Assert.Equal("middleware.storage", exception.Key);
     }
 }

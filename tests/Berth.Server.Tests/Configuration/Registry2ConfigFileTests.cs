@@ -2,7 +2,10 @@ using static Berth.Server.Tests.Configuration.ConfigurationTestFiles;
 
 namespace Berth.Server.Tests.Configuration;
 
-/// <summary>The configuration files registry:2 deployments actually ship must load unchanged and without warnings.</summary>
+/// <summary>
+/// The configuration files registry:2 deployments actually ship must load unchanged, with no warning but the one
+/// about <c>log.fields</c> (Berth's log entries carry no static fields).
+/// </summary>
 public sealed class Registry2ConfigFileTests
 {
     // Debian's docker-registry package installs this as /etc/docker/registry/config.yml; the registry:2 image
@@ -29,14 +32,13 @@ public sealed class Registry2ConfigFileTests
         """;
 
     [Fact]
-    public void Load_DebianConfig_BindsEveryValueWithoutWarnings()
+    public void Load_DebianConfig_BindsEveryValueAndWarnsOnlyAboutLogFields()
     {
         var result = LoadYaml(DebianConfig);
         var config = result.Configuration;
 
-        Assert.Empty(result.Warnings);
+        Assert.StartsWith("log.fields: ", Assert.Single(result.Warnings), StringComparison.Ordinal);
         Assert.Equal("0.1", config.Version);
-        Assert.Equal("registry", Assert.Single(config.Log.Fields).Value);
         Assert.Equal("info", config.Log.Level);
         Assert.Equal("filesystem", config.Storage.Driver);
         Assert.Equal("/var/lib/docker-registry", config.Storage.Filesystem.RootDirectory);
@@ -67,7 +69,7 @@ public sealed class Registry2ConfigFileTests
             ("HOME", "/root")));
         var config = result.Configuration;
 
-        Assert.Empty(result.Warnings);
+        Assert.StartsWith("log.fields: ", Assert.Single(result.Warnings), StringComparison.Ordinal);
         Assert.Equal("htpasswd", config.Auth.Type);
         Assert.Equal("Registry Realm", config.Auth.Htpasswd?.Realm);
         Assert.Equal("/certs/domain.crt", config.Http.Tls.Certificate);

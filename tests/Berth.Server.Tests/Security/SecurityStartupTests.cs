@@ -182,11 +182,13 @@ public sealed class SecurityStartupTests : IDisposable
     }
 
     [Fact]
-    public async Task Build_LetsEncrypt_IsRefusedWithTheAlternative()
+    public void Load_LetsEncrypt_IsRefusedWithTheAlternative()
     {
-        var exception = await BuildFailsAsync(Yaml("", "  tls:\n    letsencrypt:\n      cachefile: /tmp/le\n"));
+        // Refused when the configuration is loaded, so `berth config check` reports it too.
+        var exception = Assert.Throws<ConfigurationException>(() => LoadYaml(Yaml("", "  tls:\n    letsencrypt:\n      cachefile: /tmp/le\n")));
 
-        Assert.Equal("http.tls.letsencrypt", exception.Key);
+        Assert.Equal("http.tls.letsencrypt.cachefile", exception.Key);
+        Assert.Contains("certbot", exception.Message, StringComparison.Ordinal);
     }
 
     [Fact]
