@@ -44,7 +44,7 @@ internal static class ProxyRegistration
                 Ttl = u.Ttl,
                 TagCheckInterval = u.TagCheckInterval,
                 CacheWriteTimeout = proxy.CacheWriteTimeout,
-                RequestTimeout = proxy.RequestTimeout,
+                RequestTimeout = u.RequestTimeout,
             }),
         ];
     }

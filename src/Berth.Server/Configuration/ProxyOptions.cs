@@ -83,7 +83,7 @@ public sealed record ProxyOptions
             CacheWriteTimeout = cacheWriteTimeout > TimeSpan.Zero ? cacheWriteTimeout : DefaultCacheWriteTimeout,
             TagCheckInterval = tagCheckInterval,
             RequestTimeout = requestTimeout,
-            Upstreams = section["upstreams"].AsList(item => item.AsSection(s => ProxyUpstreamOptions.Read(s, ttl, tagCheckInterval))),
+            Upstreams = section["upstreams"].AsList(item => item.AsSection(s => ProxyUpstreamOptions.Read(s, ttl, tagCheckInterval, requestTimeout))),
         };
 
         if (options.RemoteUrl is null && (options.Username is not null || options.Password is not null || options.Exec is not null))
@@ -177,7 +177,10 @@ public sealed record ProxyUpstreamOptions
     /// <summary><c>tagcheckinterval</c> (default: <c>proxy.tagcheckinterval</c>).</summary>
     public TimeSpan TagCheckInterval { get; init; }
 
-    internal static ProxyUpstreamOptions Read(SectionReader section, TimeSpan defaultTtl, TimeSpan defaultTagCheckInterval)
+    /// <summary><c>requesttimeout</c> (default: <c>proxy.requesttimeout</c>).</summary>
+    public TimeSpan RequestTimeout { get; init; }
+
+    internal static ProxyUpstreamOptions Read(SectionReader section, TimeSpan defaultTtl, TimeSpan defaultTagCheckInterval, TimeSpan defaultRequestTimeout)
     {
         var prefixValue = section["prefix"];
         var prefix = prefixValue.AsRequiredString("required: the repository prefix the upstream is mirrored under (for example dockerhub)").Trim('/');
@@ -195,6 +198,12 @@ public sealed record ProxyUpstreamOptions
             throw section["tagcheckinterval"].Invalid("must not be negative");
         }
 
+        var requestTimeout = section["requesttimeout"].AsDuration(defaultRequestTimeout);
+        if (requestTimeout <= TimeSpan.Zero)
+        {
+            throw section["requesttimeout"].Invalid("must be positive");
+        }
+
         return new ProxyUpstreamOptions
         {
             Name = section["name"].AsString(prefix),
@@ -206,6 +215,7 @@ public sealed record ProxyUpstreamOptions
             Exec = exec.IsSet ? exec.AsSection(ProxyExecOptions.Read) : null,
             Ttl = section["ttl"].AsDuration(defaultTtl),
             TagCheckInterval = tagCheckInterval,
+            RequestTimeout = requestTimeout,
         };
     }
 

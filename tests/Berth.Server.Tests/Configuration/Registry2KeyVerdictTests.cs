@@ -32,7 +32,12 @@ public sealed partial class Registry2KeyVerdictTests
         ("health.file[].", "health: {file: [{file: /srv/out-of-rotation}]}"),
         ("health.http[].", "health: {http: [{uri: 'http://upstream:8080/health'}]}"),
         ("health.tcp[].", "health: {tcp: [{addr: 'redis:6379'}]}"),
-        ("proxy.exec.", "proxy: {exec: {command: docker-credential-ecr-login}}"),
+        // Credentials are for the upstream remoteurl names; without it they are refused.
+        ("proxy.username", "proxy: {remoteurl: 'https://registry-1.docker.io'}"),
+        ("proxy.password", "proxy: {remoteurl: 'https://registry-1.docker.io'}"),
+        ("proxy.exec.", "proxy: {remoteurl: 'https://registry-1.docker.io', exec: {command: docker-credential-ecr-login}}"),
+        ("proxy.upstreams[].", "proxy: {upstreams: [{prefix: hub, remoteurl: 'https://registry-1.docker.io'}]}"),
+        ("proxy.upstreams[].exec.", "proxy: {upstreams: [{prefix: hub, remoteurl: 'https://registry-1.docker.io', exec: {command: docker-credential-ecr-login}}]}"),
         // Access rules, groups and catalog rules apply to htpasswd users.
         ("access.", "auth: {htpasswd: {realm: Registry, path: /auth/htpasswd}}"),
         ("access.rules[].", "access: {rules: [{repositories: ['team/**'], anonymous: [pull]}]}"),
