@@ -124,6 +124,7 @@ public static class ConfigCheckCommand
             await error.WriteLineAsync($"warning: {warning}".AsMemory(), cancellationToken);
         }
 
+        await error.WriteLineAsync($"mode: {StartupSummary.DescribeMode(loaded.Configuration.Proxy)}".AsMemory(), cancellationToken);
         var source = loaded.SourcePath ?? "the built-in defaults";
         var verdict = warnings.Count switch
         {

@@ -303,12 +303,12 @@ public static partial class RegistryHost
     private static partial void LogBasicWithoutTls(ILogger logger);
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Information,
-        Message = "Berth {Version} serving {Addresses} (TLS {Tls}); storage {StorageDriver}: {StorageLocation}; blob descriptor cache {BlobDescriptorCache}; auth {Auth}; delete {Delete}; read-only {ReadOnly}; debug listener {DebugListener}")]
-    private static partial void LogStartupSummary(ILogger logger, string version, string addresses, string tls, string storageDriver,
+        Message = "Berth {Version} serving {Addresses} (TLS {Tls}) as {Mode}; storage {StorageDriver}: {StorageLocation}; blob descriptor cache {BlobDescriptorCache}; auth {Auth}; delete {Delete}; read-only {ReadOnly}; debug listener {DebugListener}")]
+    private static partial void LogStartupSummary(ILogger logger, string version, string addresses, string tls, string mode, string storageDriver,
         string storageLocation, string blobDescriptorCache, string auth, string delete, string readOnly, string debugListener);
 
     private static void LogStartupSummary(ILogger logger, string version, StartupSummary summary) =>
-        LogStartupSummary(logger, version, summary.Addresses, summary.Tls, summary.StorageDriver, summary.StorageLocation,
+        LogStartupSummary(logger, version, summary.Addresses, summary.Tls, summary.Mode, summary.StorageDriver, summary.StorageLocation,
             summary.BlobDescriptorCache, summary.Auth, summary.Delete, summary.ReadOnly, summary.DebugListener);
 
     [LoggerMessage(EventId = 3005, Level = LogLevel.Warning,

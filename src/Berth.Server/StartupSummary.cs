@@ -16,9 +16,10 @@ namespace Berth.Server;
 /// <param name="Delete"><c>on</c> when the API may delete manifests and blobs.</param>
 /// <param name="ReadOnly"><c>on</c> when pushes and deletes are refused (maintenance mode).</param>
 /// <param name="DebugListener">The debug/metrics address, or <c>off</c>.</param>
+/// <param name="Mode">What the registry is: a registry, a pull-through cache of one upstream, or a registry that also mirrors upstreams.</param>
 internal sealed record StartupSummary(
     string Addresses, string Tls, string StorageDriver, string StorageLocation, string BlobDescriptorCache, string Auth, string Delete,
-    string ReadOnly, string DebugListener)
+    string ReadOnly, string DebugListener, string Mode)
 {
     private const string On = "on";
     private const string Off = "off";
@@ -38,7 +39,22 @@ internal sealed record StartupSummary(
             config.Storage.Maintenance.ReadOnly.Enabled ? On : Off,
             string.IsNullOrEmpty(config.Http.Debug.Addr)
                 ? Off
-                : config.Http.Debug.Prometheus.Enabled ? $"{config.Http.Debug.Addr} (metrics at {config.Http.Debug.Prometheus.Path})" : config.Http.Debug.Addr);
+                : config.Http.Debug.Prometheus.Enabled ? $"{config.Http.Debug.Addr} (metrics at {config.Http.Debug.Prometheus.Path})" : config.Http.Debug.Addr,
+            DescribeMode(config.Proxy));
+    }
+
+    /// <summary>The registry's mode, as <c>serve</c> logs it and <c>config check</c> prints it.</summary>
+    public static string DescribeMode(ProxyOptions proxy)
+    {
+        if (proxy.RemoteUrl is { } remote)
+        {
+            var ttl = proxy.Ttl > TimeSpan.Zero ? $"content kept {proxy.Ttl}" : "content kept until deleted";
+            return $"pull-through cache of {remote} (read-only for clients; tags checked every {proxy.TagCheckInterval}; {ttl})";
+        }
+
+        return proxy.Upstreams.Count == 0
+            ? "registry"
+            : "registry, mirroring " + string.Join(", ", proxy.Upstreams.Select(u => $"{u.Prefix}/ from {u.RemoteUrl} (ns {string.Join("|", u.Hosts)})"));
     }
 
     private static string DescribeStorage(StorageOptions storage) => storage.Driver switch

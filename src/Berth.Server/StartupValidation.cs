@@ -36,7 +36,8 @@ internal sealed record StartupPlan(
 /// belongs to the certificate, client CAs, client-auth mode, cipher suites, ACME refused); authentication (the htpasswd
 /// file parses, the token keys load, the token algorithms are supported); storage (a filesystem root this user can
 /// write, or create, nothing in the way; the S3 driver's own option checks); the Redis client options when the cache
-/// is <c>redis</c> (addresses, TLS files).</para>
+/// is <c>redis</c> (addresses, TLS files); the pull-through cache's credential helpers (<c>proxy.exec.command</c>) are
+/// programs this user can run.</para>
 /// <para>Files are read; nothing is created, bound or contacted. What only the network can tell (a port already
 /// taken, an unreachable S3 endpoint or bucket, Redis down, notification endpoints) is not configuration: serve meets
 /// it when it listens or at the first request, and a replica with Redis down still serves from storage.</para>
@@ -57,10 +58,59 @@ internal static class StartupValidation
         var tls = TlsSetup.Create(config.Http, warnings);
         var tokenSigningKeys = CheckAuth(config);
         CheckStorage(config.Storage, access);
+        CheckProxy(config.Proxy);
         var redis = config.Storage.Cache.BlobDescriptor == StorageCacheOptions.RedisCache
             ? BlobDescriptorCacheRegistration.ToConfigurationOptions(config.Redis)
             : null;
         return new StartupPlan(registry, debug, tls, tokenSigningKeys, redis, warnings);
+    }
+
+    /// <summary>Every credential helper the proxy names must be a program this user can run; its output is the upstream's business.</summary>
+    private static void CheckProxy(ProxyOptions proxy)
+    {
+        var helpers = new List<(string Key, string Command)>();
+        if (proxy.Exec is { } exec)
+        {
+            helpers.Add(("proxy.exec.command", exec.Command));
+        }
+
+        for (var i = 0; i < proxy.Upstreams.Count; i++)
+        {
+            if (proxy.Upstreams[i].Exec is { } upstreamExec)
+            {
+                helpers.Add(($"proxy.upstreams.{i}.exec.command", upstreamExec.Command));
+            }
+        }
+
+        foreach (var (key, command) in helpers)
+        {
+            if (FindExecutable(command) is null)
+            {
+                throw ConfigurationException.ForKey(key,
+                    $"'{command}' is not an executable file{(command.Contains('/', StringComparison.Ordinal) ? "" : " on PATH")}; install the credential helper or give its full path");
+            }
+        }
+    }
+
+    /// <summary>The file <paramref name="command"/> runs (a path, or a name looked up on PATH) when it is executable, else null.</summary>
+    private static string? FindExecutable(string command)
+    {
+        var candidates = command.Contains('/', StringComparison.Ordinal)
+            ? [command]
+            : (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+                .Select(directory => Path.Combine(directory, command));
+        return candidates.FirstOrDefault(IsExecutable);
+    }
+
+    private static bool IsExecutable(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        return OperatingSystem.IsWindows()
+            || (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
     }
 
     /// <summary>The one line <c>serve</c> and <c>config check</c> print for a refused configuration, or null for another exception.</summary>

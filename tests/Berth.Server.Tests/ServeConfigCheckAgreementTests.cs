@@ -155,6 +155,17 @@ public sealed class ServeConfigCheckAgreementTests : IDisposable
                     extra: $"redis:\n  addr: 127.0.0.1:1\n  tls:\n    rootcas: [{Quoted(missing)}]\n"),
                 $"berth: configuration error: redis.tls.rootcas.0: file not found: {missing}");
         },
+        ["proxy credential helper missing"] = t =>
+        {
+            var missing = t._pki.Path("docker-credential-none");
+            return new(Yaml(extra: $"proxy:\n  remoteurl: http://127.0.0.1:1\n  exec:\n    command: {Quoted(missing)}\n"),
+                $"berth: configuration error: proxy.exec.command: '{missing}' is not an executable file; install the credential helper or give its full path");
+        },
+        ["proxy credentials without an upstream"] = _ => new(Yaml(extra: "proxy:\n  username: mirror\n  password: secret\n"),
+            "berth: configuration error: proxy.remoteurl: required when proxy.username, proxy.password or proxy.exec is set"),
+        ["proxy upstreams with overlapping prefixes"] = _ => new(
+            Yaml(extra: "proxy:\n  upstreams:\n    - prefix: hub\n      remoteurl: http://127.0.0.1:1\n    - prefix: hub/library\n      remoteurl: http://127.0.0.1:2\n"),
+            "berth: configuration error: proxy.upstreams.1.prefix: 'hub/library' overlaps 'hub'; one repository must belong to one upstream"),
         ["value of the wrong type"] = _ => new(Yaml(storage: "  inmemory: {}\n  delete:\n    enabled: maybe\n"),
             "berth: configuration error: storage.delete.enabled: expected a boolean, got 'maybe'"),
     };
@@ -191,6 +202,10 @@ public sealed class ServeConfigCheckAgreementTests : IDisposable
         ["notification endpoint out of reach"] = _ => new(
             Yaml(extra: "notifications:\n  endpoints:\n    - name: audit\n      url: http://127.0.0.1:1/events\n"), ""),
         ["unix socket"] = t => new(Yaml(addr: Quoted(t._pki.Path("registry.sock")), http: "  net: unix\n"), ""),
+        // The upstream need not be reachable to start: cached content is served when it is not.
+        ["pull-through cache of an upstream out of reach"] = _ => new(Yaml(extra: "proxy:\n  remoteurl: http://127.0.0.1:1\n  ttl: 24h\n"), ""),
+        ["mirrors beside local repositories"] = _ => new(
+            Yaml(extra: "proxy:\n  upstreams:\n    - prefix: hub\n      remoteurl: http://127.0.0.1:1\n      hosts: [docker.io]\n    - prefix: ghcr\n      remoteurl: http://127.0.0.1:2\n"), ""),
     };
 
     public static TheoryData<string> BadConfigs => Names(BadCases);
