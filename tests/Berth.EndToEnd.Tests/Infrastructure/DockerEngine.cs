@@ -60,7 +60,8 @@ public sealed class DockerEngine : IAsyncDisposable
     /// <summary>Starts an engine and waits until it answers.</summary>
     /// <param name="privateBridge">Give the engine its own bridge so that containers can publish ports.</param>
     /// <param name="cancellationToken">Stops waiting for the engine.</param>
-    public static async Task<DockerEngine> StartAsync(bool privateBridge, CancellationToken cancellationToken)
+    /// <param name="extraArguments">More dockerd flags (<c>--registry-mirror</c>, ...).</param>
+    public static async Task<DockerEngine> StartAsync(bool privateBridge, CancellationToken cancellationToken, params string[] extraArguments)
     {
         var directory = TemporaryDirectory.Create("dockerd");
         string? bridge = null;
@@ -83,6 +84,8 @@ public sealed class DockerEngine : IAsyncDisposable
             {
                 arguments.Add("--bridge=none");
             }
+
+            arguments.AddRange(extraArguments);
 
             var startInfo = new ProcessStartInfo(ExternalCommand.ResolveExecutable("dockerd"))
             {
