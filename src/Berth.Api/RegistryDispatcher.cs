@@ -45,7 +45,7 @@ public sealed partial class RegistryDispatcher(
         var route = RegistryRoute.Parse(context.Request.Path.Value ?? "");
         try
         {
-            if (ResolveMirror(context, route) is { } proxied)
+            if (await ResolveMirrorAsync(context, route) is { } proxied)
             {
                 context.Features.Set(proxied);
                 route = route with { Name = proxied.LocalName.Value };
@@ -124,10 +124,16 @@ public sealed partial class RegistryDispatcher(
     }
 
     /// <summary>The mirrored repository a request addresses, or null for a local one (or a route without a repository).</summary>
-    private ProxiedRepository? ResolveMirror(HttpContext context, RegistryRoute route) =>
-        proxy is not null && route.Name.Length > 0 && RepositoryName.TryParse(route.Name, out var name)
-            ? proxy.Router.Route(name, context.Request.Query["ns"].ToString())
-            : null;
+    private async Task<ProxiedRepository?> ResolveMirrorAsync(HttpContext context, RegistryRoute route)
+    {
+        if (proxy is null || route.Name.Length == 0 || !RepositoryName.TryParse(route.Name, out var name))
+        {
+            return null;
+        }
+
+        var isRead = HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method);
+        return await proxy.ResolveAsync(name, context.Request.Query["ns"].ToString(), isRead && route.Kind != RouteKind.Upload, context.RequestAborted);
+    }
 
     private static bool IsWrite(RouteKind kind, string method) => kind switch
     {

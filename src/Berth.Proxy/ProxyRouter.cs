@@ -21,6 +21,7 @@ public sealed class ProxyRouter
 {
     private readonly IReadOnlyList<UpstreamRegistry> _upstreams;
     private readonly UpstreamRegistry? _root;
+    private readonly UpstreamRegistry? _default;
 
     /// <param name="upstreams">The mirrored registries; at most one without a prefix (mirrored at the root).</param>
     public ProxyRouter(IReadOnlyList<UpstreamRegistry> upstreams)
@@ -34,7 +35,23 @@ public sealed class ProxyRouter
         }
 
         _root = roots.SingleOrDefault();
+        var defaults = upstreams.Where(u => u.Options.IsDefault).ToList();
+        if (defaults.Count > 1 || (defaults.Count == 1 && _root is not null))
+        {
+            throw new ArgumentException("at most one upstream may be the default, and not beside one mirrored at the root", nameof(upstreams));
+        }
+
+        _default = defaults.SingleOrDefault();
     }
+
+    /// <summary>
+    /// The upstream that answers reads of names no prefix or <c>ns</c> claims and no local repository holds (the Docker
+    /// engine's <c>registry-mirrors</c> ask for <c>library/alpine</c> as it is), or null.
+    /// </summary>
+    public UpstreamRegistry? Default => _default;
+
+    /// <summary><paramref name="name"/> as the default upstream's repository, cached under its prefix.</summary>
+    public ProxiedRepository? RouteToDefault(RepositoryName name) => _default is null ? null : UnderPrefix(_default, name);
 
     /// <summary>The mirrored registries.</summary>
     public IReadOnlyList<UpstreamRegistry> Upstreams => _upstreams;
@@ -56,10 +73,7 @@ public sealed class ProxyRouter
             {
                 if (upstream.Options.Hosts.Contains(ns, StringComparer.OrdinalIgnoreCase))
                 {
-                    // Cached under the upstream's prefix, so clients asking either way share one copy.
-                    var prefix = upstream.Options.Prefix;
-                    var localName = string.IsNullOrEmpty(prefix) || !RepositoryName.TryParse($"{prefix}/{name.Value}", out var prefixed) ? name : prefixed;
-                    return new ProxiedRepository(upstream, localName, RemoteNameFor(upstream, name.Value));
+                    return UnderPrefix(upstream, name);
                 }
             }
         }
@@ -77,6 +91,15 @@ public sealed class ProxyRouter
         }
 
         return _root is null ? null : new ProxiedRepository(_root, name, RemoteNameFor(_root, name.Value));
+    }
+
+    /// <summary>A name the upstream knows as it is, cached under the upstream's prefix so every way of asking shares one copy.</summary>
+    private static ProxiedRepository UnderPrefix(UpstreamRegistry upstream, RepositoryName name)
+    {
+        var prefix = upstream.Options.Prefix;
+        var remote = RemoteNameFor(upstream, name.Value);
+        var localName = string.IsNullOrEmpty(prefix) || !RepositoryName.TryParse($"{prefix}/{remote}", out var prefixed) ? name : prefixed;
+        return new ProxiedRepository(upstream, localName, remote);
     }
 
     /// <summary>

@@ -49,6 +49,23 @@ public sealed partial class PullThroughCache : IDisposable
     /// <summary>Which repositories are mirrored, and from where.</summary>
     public ProxyRouter Router { get; }
 
+    /// <summary>
+    /// The mirrored repository a request names, or null for a local one. Reads of a name that only the default upstream
+    /// could answer go to it unless a local repository of that name exists; writes to such names are local.
+    /// </summary>
+    public async Task<ProxiedRepository?> ResolveAsync(RepositoryName name, string? ns, bool isRead, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (Router.Route(name, ns) is { } routed)
+        {
+            return routed;
+        }
+
+        return isRead && Router.Default is not null && !await _tags.RepositoryExistsAsync(name, cancellationToken)
+            ? Router.RouteToDefault(name)
+            : null;
+    }
+
     /// <summary>True while a blob is on its way from an upstream (expiry leaves such blobs alone).</summary>
     public bool IsFetching(Digest digest) => _blobFetches.ContainsKey(digest);
 

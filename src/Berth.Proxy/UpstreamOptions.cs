@@ -33,6 +33,12 @@ public sealed record UpstreamOptions
     /// </summary>
     public IReadOnlyList<string> Hosts { get; init; } = [];
 
+    /// <summary>
+    /// True for the one upstream that answers reads of names that match no prefix, no <c>ns</c> and no local
+    /// repository: the Docker engine's <c>registry-mirrors</c> ask for Docker Hub's names without either.
+    /// </summary>
+    public bool IsDefault { get; init; }
+
     /// <summary>Basic credentials for the upstream, or null for anonymous access (or <see cref="Exec"/>).</summary>
     public string? Username { get; init; }
 

@@ -37,6 +37,7 @@ internal static class ProxyRegistration
                 Name = u.Name,
                 Prefix = u.Prefix,
                 Hosts = u.Hosts,
+                IsDefault = u.Default,
                 RemoteUrl = u.RemoteUrl,
                 Username = u.Username,
                 Password = u.Password,

@@ -115,6 +115,11 @@ public sealed record ProxyOptions
             }
 
             prefixes.Add(upstream.Prefix);
+            if (upstream.Default && options.Upstreams.Take(i).Any(u => u.Default))
+            {
+                throw ConfigurationException.ForKey($"proxy.upstreams.{i}.default", "only one upstream can answer names without a prefix");
+            }
+
             foreach (var host in upstream.Hosts)
             {
                 if (!hosts.Add(host))
@@ -161,6 +166,12 @@ public sealed record ProxyUpstreamOptions
 
     /// <summary><c>hosts</c>: registry host names this upstream stands for, for containerd's <c>?ns=</c> (default: the remote URL's host).</summary>
     public IReadOnlyList<string> Hosts { get; init; } = [];
+
+    /// <summary>
+    /// <c>default</c>: this upstream also answers reads of names no prefix claims and no local repository holds, as the
+    /// Docker engine's <c>registry-mirrors</c> ask for Docker Hub's images (<c>library/alpine</c>); at most one.
+    /// </summary>
+    public bool Default { get; init; }
 
     /// <summary><c>username</c>.</summary>
     public string? Username { get; init; }
@@ -210,6 +221,7 @@ public sealed record ProxyUpstreamOptions
             Prefix = prefix,
             RemoteUrl = remoteUrl,
             Hosts = hosts.Count > 0 ? hosts : DefaultHosts(remoteUrl),
+            Default = section["default"].AsBool(),
             Username = section["username"].AsString(),
             Password = section["password"].AsString(),
             Exec = exec.IsSet ? exec.AsSection(ProxyExecOptions.Read) : null,

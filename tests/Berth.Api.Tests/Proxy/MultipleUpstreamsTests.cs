@@ -68,6 +68,24 @@ public sealed class MultipleUpstreamsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DefaultUpstream_AnswersUnprefixedNamesNoLocalRepositoryHolds_AsTheDockerEngineAsks()
+    {
+        var image = await _hub.Client.PushImageAsync("library/nginx", "1.27");
+        var shadowed = await _hub.Client.PushImageAsync("team/tool", "v1");
+        await using var mirror = await BerthServer.StartAsync(new BerthServerOptions { ExtraYaml = UpstreamsYaml(defaultUpstream: true) });
+        var local = await mirror.Client.PushImageAsync("team/tool", "v1");
+
+        // The Docker engine asks a mirror for library/nginx as it is; it comes from the default upstream, cached under hub/.
+        await PullThroughCacheTests.PullWholeImageAsync(mirror.Client, "library/nginx", "1.27", image);
+        Assert.True(Directory.Exists(Path.Combine(mirror.StorageRoot, "docker/registry/v2/repositories/hub/library/nginx")));
+        Assert.False(Directory.Exists(Path.Combine(mirror.StorageRoot, "docker/registry/v2/repositories/library/nginx")));
+
+        // A local repository of the same name wins, for reads and writes.
+        await PullThroughCacheTests.PullWholeImageAsync(mirror.Client, "team/tool", "v1", local);
+        Assert.NotEqual(shadowed.Manifest.Digest, local.Manifest.Digest);
+    }
+
+    [Fact]
     public async Task AccessRules_ApplyToMirroredRepositories_HoweverTheClientNamesThem()
     {
         var image = await _hub.Client.PushImageAsync("library/secret", "1");
@@ -98,13 +116,14 @@ public sealed class MultipleUpstreamsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, deniedByNamespace.StatusCode);
     }
 
-    private string UpstreamsYaml() => $"""
+    private string UpstreamsYaml(bool defaultUpstream = false) => $"""
         proxy:
           upstreams:
             - name: dockerhub
               prefix: hub
               remoteurl: {_hub.BaseAddress}
               hosts: [docker.io]
+              default: {(defaultUpstream ? "true" : "false")}
             - prefix: ghcr
               remoteurl: {_ghcr.BaseAddress}
               hosts: [ghcr.io]
