@@ -17,7 +17,7 @@ internal static class ProxyRegistration
             [
                 new UpstreamOptions
                 {
-                    Name = remote.Host,
+                    Name = remote.Authority,
                     RemoteUrl = remote,
                     Username = proxy.Username,
                     Password = proxy.Password,

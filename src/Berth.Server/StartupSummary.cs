@@ -48,8 +48,8 @@ internal sealed record StartupSummary(
     {
         if (proxy.RemoteUrl is { } remote)
         {
-            var ttl = proxy.Ttl > TimeSpan.Zero ? $"content kept {proxy.Ttl}" : "content kept until deleted";
-            return $"pull-through cache of {remote} (read-only for clients; tags checked every {proxy.TagCheckInterval}; {ttl})";
+            var ttl = proxy.Ttl > TimeSpan.Zero ? $"content kept {ConfigCheckCommand.FormatGoDuration(proxy.Ttl)}" : "content kept until deleted";
+            return $"pull-through cache of {remote} (read-only for clients; tags checked every {ConfigCheckCommand.FormatGoDuration(proxy.TagCheckInterval)}; {ttl})";
         }
 
         return proxy.Upstreams.Count == 0
