@@ -40,16 +40,25 @@ internal sealed class BlobFetch : IDisposable
     /// <summary>The blob's size, from the upstream's Content-Length.</summary>
     public long Size { get; }
 
-
     /// <summary>Creates the spool for a blob of <paramref name="size"/> bytes in <paramref name="spoolDirectory"/>.</summary>
     public static BlobFetch Create(Digest digest, long size, string spoolDirectory)
     {
         Directory.CreateDirectory(spoolDirectory);
         var path = Path.Combine(spoolDirectory, $"{digest.Encoded}-{Guid.NewGuid():N}");
 
-        // Deleted when the last handle closes: a crash leaves nothing for anyone to clean up but the OS.
         var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete,
             FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+
+        // Unlinked at once where the OS allows it (the open handle keeps the bytes), so even a killed process leaves
+        // nothing behind; elsewhere DeleteOnClose removes it when the last reader is done.
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+
         return new BlobFetch(digest, size, handle);
     }
 
@@ -108,9 +117,17 @@ internal sealed class BlobFetch : IDisposable
         }
     }
 
-    /// <summary>Fails the fetch for every reader (the upstream could not be read).</summary>
+    /// <summary>Fails the fetch for every reader (the upstream could not be read); too late once the body verified.</summary>
     public void Fail(Exception failure)
     {
+        lock (_lock)
+        {
+            if (_verified)
+            {
+                return;
+            }
+        }
+
         Advance(Interlocked.Read(ref _received), verified: false, failure);
     }
 

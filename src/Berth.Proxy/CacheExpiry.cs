@@ -28,6 +28,9 @@ public sealed partial class CacheExpiry
     /// <summary>How often a changed schedule is written back (registry:2 uses the same interval).</summary>
     public static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(5);
 
+    /// <summary>The largest state file read: about 1.5 million entries.</summary>
+    private const int MaxStateBytes = 256 * 1024 * 1024;
+
     private const int BlobEntry = 0;
     private const int ManifestEntry = 1;
 
@@ -186,10 +189,16 @@ public sealed partial class CacheExpiry
         byte[] content;
         try
         {
-            content = await _driver.GetContentAsync(StatePath, 64 * 1024 * 1024, cancellationToken);
+            content = await _driver.GetContentAsync(StatePath, MaxStateBytes, cancellationToken);
         }
         catch (StoragePathNotFoundException)
         {
+            return;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Too large, or storage failing now: the registry must still serve; the content stays cached.
+            LogStateUnreadable(_logger, ex.Message);
             return;
         }
 

@@ -86,7 +86,10 @@ public sealed class ProxyRouter
                 && name.Value.StartsWith(prefix, StringComparison.Ordinal)
                 && name.Value[prefix.Length] == '/')
             {
-                return new ProxiedRepository(upstream, name, RemoteNameFor(upstream, name.Value[(prefix.Length + 1)..]));
+                var remote = RemoteNameFor(upstream, name.Value[(prefix.Length + 1)..]);
+
+                // hub/alpine is hub/library/alpine: one copy, one schedule, one name for access rules.
+                return new ProxiedRepository(upstream, RepositoryName.TryParse($"{prefix}/{remote}", out var local) ? local : name, remote);
             }
         }
 

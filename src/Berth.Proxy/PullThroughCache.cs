@@ -87,7 +87,7 @@ public sealed partial class PullThroughCache : IDisposable
             }
 
             ProxyMetrics.RecordLookup(upstream, "manifest", hit: false);
-            return await FetchManifestAsync(repository, digest.ToString(), digest, tag: null, cancellationToken);
+            return await FetchManifestAsync(repository, digest.ToString(), digest, cancellationToken);
         }
 
         var tag = reference.Tag!;
@@ -126,26 +126,31 @@ public sealed partial class PullThroughCache : IDisposable
             return null;
         }
 
-        if (head.Digest is { } current)
+        StoredManifest? answer;
+        if (head.Digest is { } current && await _manifests.GetAsync(repository.LocalName, current, cancellationToken) is { } held)
         {
-            if (current == local && await _manifests.GetAsync(repository.LocalName, current, cancellationToken) is { } unchanged)
-            {
-                _tagsCheckedAt[tagKey] = _time.GetUtcNow();
-                ProxyMetrics.RecordLookup(upstream, "manifest", hit: true);
-                return unchanged;
-            }
-
+            // Unchanged, or moved to a manifest cached already (by digest, or by a request that fetched it a moment ago).
+            ProxyMetrics.RecordLookup(upstream, "manifest", hit: true);
+            answer = held;
+        }
+        else
+        {
             ProxyMetrics.RecordLookup(upstream, "manifest", hit: false);
-            var fetched = await FetchManifestAsync(repository, current.ToString(), current, tag, cancellationToken);
-            _tagsCheckedAt[tagKey] = _time.GetUtcNow();
-            return fetched;
+
+            // An upstream that names no digest on HEAD is asked by tag, and what comes is hashed.
+            answer = head.Digest is { } moved
+                ? await FetchManifestAsync(repository, moved.ToString(), moved, cancellationToken)
+                : await FetchManifestAsync(repository, tag, expected: null, cancellationToken);
         }
 
-        // An upstream that names no digest on HEAD: fetch by tag and hash what comes.
-        ProxyMetrics.RecordLookup(upstream, "manifest", hit: false);
-        var byTag = await FetchManifestAsync(repository, tag, expected: null, tag, cancellationToken);
-        _tagsCheckedAt[tagKey] = _time.GetUtcNow();
-        return byTag;
+        if (answer is not null)
+        {
+            // Every caller tags what it got: requests for two tags of one digest share the fetch, not the tag.
+            await _tags.SetAsync(repository.LocalName, tag, answer.Digest, cancellationToken);
+            _tagsCheckedAt[tagKey] = _time.GetUtcNow();
+        }
+
+        return answer;
     }
 
     /// <summary>
@@ -277,19 +282,22 @@ public sealed partial class PullThroughCache : IDisposable
     private async Task StartBlobFetchAsync(ProxiedRepository repository, Digest digest, BlobFlight flight)
     {
         await Task.Yield();
-        // The fetch belongs to no single client: it goes on (bounded by cachewritetimeout) when the client that
-        // started it leaves, so the others are served and the blob is cached.
+
+        // The fetch belongs to no single client: it goes on when the client that started it leaves, so the others are
+        // served and the blob is cached. What ends it is an upstream that stops sending (requesttimeout without a byte).
         var options = repository.Upstream.Options;
-        var timeout = new CancellationTokenSource(options.CacheWriteTimeout);
         HttpResponseMessage? response = null;
-        BlobFetch? fetch = null;
+        BlobFetch fetch;
         try
         {
-            response = await repository.Upstream.GetBlobAsync(repository.RemoteName, digest, timeout.Token);
+            using (var headers = new CancellationTokenSource(options.RequestTimeout * 3))
+            {
+                response = await repository.Upstream.GetBlobAsync(repository.RemoteName, digest, headers.Token);
+            }
+
             if (response is null)
             {
-                timeout.Dispose();
-                _blobFetches.TryRemove(new KeyValuePair<Digest, BlobFlight>(digest, flight));
+                Forget(digest, flight);
                 flight.Fetch.TrySetResult(null);
                 return;
             }
@@ -301,69 +309,71 @@ public sealed partial class PullThroughCache : IDisposable
         catch (Exception ex)
         {
             response?.Dispose();
-            timeout.Dispose();
-            _blobFetches.TryRemove(new KeyValuePair<Digest, BlobFlight>(digest, flight));
-            flight.Fetch.TrySetException(ex);
+            Forget(digest, flight);
+            flight.Fetch.TrySetException(ex is OperationCanceledException or IOException
+                ? new UpstreamException(options.Name, UpstreamFailure.Unavailable, $"fetching {digest} from upstream {options.Name} failed: {ex.Message}", inner: ex)
+                : ex);
             return;
         }
 
-        var receive = ReceiveAsync(repository, fetch, response, timeout.Token);
-        var persist = PersistAsync(repository, fetch, timeout.Token);
-        _ = ReleaseWhenDoneAsync(timeout, receive, persist);
+        _ = ReceiveAsync(repository, flight, fetch, response);
+        _ = PersistAsync(repository, flight, fetch);
         flight.Fetch.TrySetResult(fetch);
     }
 
-    // Both tasks were started a moment ago by StartBlobFetchAsync; there is no context to deadlock on.
-#pragma warning disable VSTHRD003
-    private static async Task ReleaseWhenDoneAsync(CancellationTokenSource timeout, Task receive, Task persist)
-    {
-        // Both catch everything; the timeout's token is in use until both are over.
-        await Task.WhenAll(receive, persist);
-        timeout.Dispose();
-    }
-#pragma warning restore VSTHRD003
-
-    private async Task ReceiveAsync(ProxiedRepository repository, BlobFetch fetch, HttpResponseMessage response, CancellationToken cancellationToken)
+    private async Task ReceiveAsync(ProxiedRepository repository, BlobFlight flight, BlobFetch fetch, HttpResponseMessage response)
     {
         var upstream = repository.Upstream.Options.Name;
+        using var idle = new CancellationTokenSource(repository.Upstream.Options.RequestTimeout);
         using (response)
         {
             try
             {
-                await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-                await fetch.ReceiveAsync(body, bytes => ProxyMetrics.RecordFetched(upstream, bytes), cancellationToken);
+                await using var body = await response.Content.ReadAsStreamAsync(idle.Token);
+                await fetch.ReceiveAsync(body, bytes =>
+                {
+                    ProxyMetrics.RecordFetched(upstream, bytes);
+                    idle.CancelAfter(repository.Upstream.Options.RequestTimeout);
+                }, idle.Token);
             }
             catch (Exception ex)
             {
-                // ReceiveAsync failed the fetch for its readers already; a failure before it got the body has not.
+                // The fetch failed its readers already (or does now, for a failure before the body); nobody new may join it.
                 fetch.Fail(ex);
+                Forget(fetch.Digest, flight);
                 LogBlobFetchFailed(_logger, ex, fetch.Digest.ToString(), upstream, ex.Message);
             }
         }
     }
 
-    /// <summary>Stores a fetched blob: one more reader of the spool, committed only once the body verified.</summary>
-    private async Task PersistAsync(ProxiedRepository repository, BlobFetch fetch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores a fetched blob: one more reader of the spool, committed only once the body verified. Bounded by
+    /// <c>cachewritetimeout</c> without progress, so a stalled storage write cannot hold the flight for ever.
+    /// </summary>
+    private async Task PersistAsync(ProxiedRepository repository, BlobFlight flight, BlobFetch fetch)
     {
         var digest = fetch.Digest;
+        var idleLimit = repository.Upstream.Options.CacheWriteTimeout;
+        using var idle = new CancellationTokenSource(idleLimit);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(128 * 1024);
         try
         {
             await using (var reader = fetch.OpenReader(0))
             {
-                await using var writer = await _blobs.Driver.CreateAsync(StoragePaths.BlobData(digest), cancellationToken);
-                var buffer = new byte[128 * 1024];
+                await using var writer = await _blobs.Driver.CreateAsync(StoragePaths.BlobData(digest), idle.Token);
                 int read;
-                while ((read = await reader.ReadAsync(buffer, cancellationToken)) > 0)
+                while ((read = await reader.ReadAsync(buffer, idle.Token)) > 0)
                 {
-                    await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                    await writer.WriteAsync(buffer.AsMemory(0, read), idle.Token);
+                    idle.CancelAfter(idleLimit);
                 }
 
-                await writer.CommitAsync(cancellationToken);
+                await writer.CommitAsync(idle.Token);
             }
 
             // Scheduled before it is linked: a crash in between leaves an entry whose expiry finds nothing to do.
             _expiry?.ScheduleBlob(repository.LocalName, digest, repository.Upstream.Options.Ttl);
-            await _blobs.LinkAsync(repository.LocalName, digest, cancellationToken);
+            await _blobs.LinkAsync(repository.LocalName, digest, idle.Token);
         }
         catch (Exception ex)
         {
@@ -372,26 +382,47 @@ public sealed partial class PullThroughCache : IDisposable
         }
         finally
         {
-            _blobFetches.TryRemove(digest, out _);
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            Forget(digest, flight);
             fetch.Dispose();
         }
     }
+
+    private void Forget(Digest digest, BlobFlight flight) =>
+        _blobFetches.TryRemove(new KeyValuePair<Digest, BlobFlight>(digest, flight));
 
     private async Task<UpstreamManifestHead?> CheckTagAsync(ProxiedRepository repository, string tag)
     {
         // Each request to the upstream has its own timeout; this bounds the whole check (signing in included).
         using var timeout = new CancellationTokenSource(repository.Upstream.Options.RequestTimeout * 3);
-        return await repository.Upstream.HeadManifestAsync(repository.RemoteName, tag, timeout.Token);
+        try
+        {
+            return await repository.Upstream.HeadManifestAsync(repository.RemoteName, tag, timeout.Token);
+        }
+        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
+        {
+            var name = repository.Upstream.Options.Name;
+            throw new UpstreamException(name, UpstreamFailure.Unavailable, $"upstream {name} did not answer the check of tag {tag} in time", inner: ex);
+        }
     }
 
-    private Task<StoredManifest?> FetchManifestAsync(ProxiedRepository repository, string reference, Digest? expected, string? tag,
-        CancellationToken cancellationToken)
+    private Task<StoredManifest?> FetchManifestAsync(ProxiedRepository repository, string reference, Digest? expected, CancellationToken cancellationToken)
     {
         var key = $"{repository.LocalName.Value}@{reference}";
+        var name = repository.Upstream.Options.Name;
         return _manifestFetches.RunAsync(key, async () =>
         {
-            using var timeout = new CancellationTokenSource(repository.Upstream.Options.CacheWriteTimeout);
-            var fetched = await repository.Upstream.GetManifestAsync(repository.RemoteName, reference, ManifestStore.MaxManifestBytes, timeout.Token);
+            using var timeout = new CancellationTokenSource(repository.Upstream.Options.RequestTimeout * 3);
+            UpstreamManifest? fetched;
+            try
+            {
+                fetched = await repository.Upstream.GetManifestAsync(repository.RemoteName, reference, ManifestStore.MaxManifestBytes, timeout.Token);
+            }
+            catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
+            {
+                throw new UpstreamException(name, UpstreamFailure.Unavailable, $"upstream {name} did not send the manifest {reference} in time", inner: ex);
+            }
+
             if (fetched is null)
             {
                 return null;
@@ -401,24 +432,22 @@ public sealed partial class PullThroughCache : IDisposable
             var actual = Digest.Compute(fetched.Content, algorithm);
             if ((expected ?? fetched.Digest) is { } wanted && wanted != actual)
             {
-                throw new UpstreamException(repository.Upstream.Options.Name, UpstreamFailure.Unavailable,
-                    $"upstream {repository.Upstream.Options.Name} sent a manifest that hashes to {actual}, not {wanted}");
+                throw new UpstreamException(name, UpstreamFailure.Unavailable, $"upstream {name} sent a manifest that hashes to {actual}, not {wanted}");
             }
 
             StoredManifest stored;
             try
             {
-                stored = await _manifests.StoreFetchedAsync(repository.LocalName, actual, fetched.Content, fetched.MediaType, tag, timeout.Token);
+                stored = await _manifests.StoreFetchedAsync(repository.LocalName, actual, fetched.Content, fetched.MediaType, CancellationToken.None);
             }
             catch (Core.Errors.RegistryException ex)
             {
-                throw new UpstreamException(repository.Upstream.Options.Name, UpstreamFailure.Unavailable,
-                    $"upstream {repository.Upstream.Options.Name} sent a manifest Berth cannot store: {ex.Message}", inner: ex);
+                throw new UpstreamException(name, UpstreamFailure.Unavailable, $"upstream {name} sent a manifest Berth cannot store: {ex.Message}", inner: ex);
             }
 
             _expiry?.ScheduleManifest(repository.LocalName, actual, repository.Upstream.Options.Ttl);
             return stored;
-        }, () => ProxyMetrics.RecordCoalesced(repository.Upstream.Options.Name, "manifest"), cancellationToken);
+        }, () => ProxyMetrics.RecordCoalesced(name, "manifest"), cancellationToken);
     }
 
     public void Dispose()

@@ -45,6 +45,13 @@ internal sealed class UpstreamAuthenticator(UpstreamOptions options, UpstreamCre
     }
 
     /// <summary>
+    /// True when a 401 says the token was good but grants nothing for the repository: Docker Hub's answer for a
+    /// repository that does not exist (or is private to someone else), which a mirror reports as unknown.
+    /// </summary>
+    public static bool IsInsufficientScope(HttpResponseMessage response) =>
+        response.Headers.WwwAuthenticate.Select(Challenge.Parse).Any(c => c?.Error == "insufficient_scope");
+
+    /// <summary>
     /// Learns from a 401 how to sign in. True when the request is worth retrying: the challenge is new, or it asks
     /// for a token whose scope Berth has not got yet. False when Berth already answered this challenge as best it can.
     /// </summary>
@@ -209,7 +216,7 @@ internal sealed class UpstreamAuthenticator(UpstreamOptions options, UpstreamCre
     private sealed record BearerToken(string Value, DateTimeOffset Expires);
 
     /// <summary>A parsed <c>WWW-Authenticate</c> challenge.</summary>
-    internal sealed record Challenge(string Scheme, Uri? Realm, string? Service, string? Scope)
+    internal sealed record Challenge(string Scheme, Uri? Realm, string? Service, string? Scope, string? Error = null)
     {
         public static Challenge? Parse(AuthenticationHeaderValue header)
         {
@@ -227,7 +234,7 @@ internal sealed class UpstreamAuthenticator(UpstreamOptions options, UpstreamCre
             var parameters = ParseParameters(header.Parameter ?? "");
             return parameters.TryGetValue("realm", out var realm) && Uri.TryCreate(realm, UriKind.Absolute, out var realmUri)
                    && realmUri.Scheme is "http" or "https"
-                ? new Challenge(scheme, realmUri, parameters.GetValueOrDefault("service"), parameters.GetValueOrDefault("scope"))
+                ? new Challenge(scheme, realmUri, parameters.GetValueOrDefault("service"), parameters.GetValueOrDefault("scope"), parameters.GetValueOrDefault("error"))
                 : null;
         }
 

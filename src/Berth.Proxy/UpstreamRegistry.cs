@@ -195,10 +195,17 @@ public sealed class UpstreamRegistry : IDisposable
             var response = await SendOnceAsync(request, completion, cancellationToken);
             var status = (int)response.StatusCode;
             ProxyMetrics.RecordUpstreamRequest(Options.Name, status);
-            if (status == 401 && attempt < 2 && _authenticator.Learn(response, scope, request.Headers.Authorization is not null))
+            // One retry: after learning the scheme, or after a token the upstream no longer takes.
+            if (status == 401 && attempt == 0 && _authenticator.Learn(response, scope, request.Headers.Authorization is not null))
             {
                 response.Dispose();
                 continue;
+            }
+
+            if (status == 401 && request.Headers.Authorization is { Scheme: "Bearer" } && UpstreamAuthenticator.IsInsufficientScope(response))
+            {
+                response.Dispose();
+                return new HttpResponseMessage(HttpStatusCode.NotFound) { RequestMessage = request };
             }
 
             if (status is 401 or 403)

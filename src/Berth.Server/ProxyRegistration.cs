@@ -63,6 +63,8 @@ internal static class ProxyRegistration
             var time = sp.GetRequiredService<TimeProvider>();
             return new ProxyRouter([.. upstreams.Select(options => new UpstreamRegistry(options, time))]);
         });
+        // registry:2 runs no scheduler at all when nothing expires: an old scheduler-state.json is then left alone.
+        var expires = upstreams.Any(u => u.Ttl > TimeSpan.Zero);
         services.AddSingleton(sp => new CacheExpiry(
             sp.GetRequiredService<IStorageDriver>(),
             sp.GetRequiredService<BlobStore>(),
@@ -75,14 +77,28 @@ internal static class ProxyRegistration
             sp.GetRequiredService<BlobStore>(),
             sp.GetRequiredService<ManifestStore>(),
             sp.GetRequiredService<TagStore>(),
-            sp.GetRequiredService<CacheExpiry>(),
-            Path.Combine(Path.GetTempPath(), "berth-proxy-spool"),
+            expires ? sp.GetRequiredService<CacheExpiry>() : null,
+            SpoolDirectory(config.Storage),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<PullThroughCache>>()));
         var readOnly = config.Storage.Maintenance.ReadOnly.Enabled;
-        services.AddHostedService(sp => new CacheExpiryService(sp.GetRequiredService<CacheExpiry>(), sp.GetRequiredService<PullThroughCache>(), readOnly));
+        if (expires)
+        {
+            services.AddHostedService(sp => new CacheExpiryService(sp.GetRequiredService<CacheExpiry>(), sp.GetRequiredService<PullThroughCache>(), readOnly));
+        }
+
         return services;
     }
+
+    /// <summary>
+    /// Where blobs on their way from an upstream are spooled: beside the filesystem storage they end up in (a spool
+    /// as large as the largest layer should not land on a small tmpfs), else the temporary directory. Spool files are
+    /// unlinked as soon as they are opened, so nothing there outlives the process.
+    /// </summary>
+    private static string SpoolDirectory(StorageOptions storage) =>
+        storage.Driver == StorageOptions.FilesystemDriver
+            ? Path.Combine(Path.GetFullPath(storage.Filesystem.RootDirectory), ".berth-proxy-spool")
+            : Path.Combine(Path.GetTempPath(), "berth-proxy-spool");
 
     private static CredentialHelperOptions? Helper(ProxyExecOptions? exec) => exec is null ? null : new CredentialHelperOptions(exec.Command, exec.Lifetime);
 }

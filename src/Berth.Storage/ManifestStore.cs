@@ -99,12 +99,12 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
     }
 
     /// <summary>
-    /// Stores a manifest a pull-through cache fetched from its upstream, tagging it when <paramref name="tag"/> is set.
+    /// Stores a manifest a pull-through cache fetched from its upstream (the cache tags it itself).
     /// Unlike <see cref="PutAsync"/> its references need not be here: a cache fetches layers, and the children of an
     /// index, only when a client asks for them. The caller has checked that <paramref name="content"/> hashes to
     /// <paramref name="digest"/>.
     /// </summary>
-    public async Task<StoredManifest> StoreFetchedAsync(RepositoryName name, Digest digest, byte[] content, string? contentType, string? tag,
+    public async Task<StoredManifest> StoreFetchedAsync(RepositoryName name, Digest digest, byte[] content, string? contentType,
         CancellationToken cancellationToken)
     {
         var manifest = ManifestParser.Parse(content, contentType);
@@ -116,11 +116,6 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
         if (manifest.Subject is { } subject)
         {
             await referrers.AddAsync(name, subject.Digest, digest, cancellationToken);
-        }
-
-        if (tag is not null)
-        {
-            await tags.SetAsync(name, tag, digest, cancellationToken);
         }
 
         return stored;

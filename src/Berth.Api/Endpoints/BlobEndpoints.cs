@@ -30,6 +30,13 @@ public sealed partial class BlobEndpoints(BlobStore blobs, RegistryApiOptions op
         var mirrored = context.Features.Get<ProxiedRepository>();
         ProxiedBlob? fetching = null;
         var found = await blobs.StatAsync(name, digest, cancellationToken);
+        if (found is not null && mirrored is not null && await blobs.StatContentAsync(digest, cancellationToken) is null)
+        {
+            // Expiry deleted the bytes under a cached descriptor of another repository: forget it and fetch again.
+            await blobs.ForgetAsync(name, digest, () => Task.FromResult(true), cancellationToken);
+            found = null;
+        }
+
         if (found is null && mirrored is not null && proxy is not null)
         {
             if (isHead)

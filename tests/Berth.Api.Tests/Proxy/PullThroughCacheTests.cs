@@ -156,7 +156,7 @@ public sealed class PullThroughCacheTests
     [Fact]
     public async Task MovedUpstreamTag_IsSeenAfterTheCheckInterval_AndACheckIsOneHead()
     {
-        await using var setup = await ProxySetup.StartAsync(proxyYaml: "  tagcheckinterval: 1s");
+        await using var setup = await ProxySetup.StartAsync(proxyYaml: "  tagcheckinterval: 3s");
         var first = await setup.Upstream.Client.PushImageAsync("team/moving", "latest");
         using (var warm = await GetManifestAsync(setup.Mirror.Client, "team/moving", "latest"))
         {
@@ -172,7 +172,7 @@ public sealed class PullThroughCacheTests
 
         Assert.Empty(setup.Injector.Requests);
 
-        await Task.Delay(1200);
+        await Task.Delay(3200);
         using (var afterInterval = await GetManifestAsync(setup.Mirror.Client, "team/moving", "latest"))
         {
             Assert.Equal(second.Manifest.Digest, afterInterval.Header("Docker-Content-Digest"));
@@ -180,7 +180,7 @@ public sealed class PullThroughCacheTests
         }
 
         // An unchanged tag after the interval costs one HEAD and no GET.
-        await Task.Delay(1200);
+        await Task.Delay(3200);
         setup.Injector.ClearLog();
         using (var unchanged = await GetManifestAsync(setup.Mirror.Client, "team/moving", "latest"))
         {
@@ -295,7 +295,7 @@ public sealed class PullThroughCacheTests
     [Fact]
     public async Task Ttl_ExpiresCachedContent_AndTheNextPullFetchesItAgain_AcrossARestart()
     {
-        await using var setup = await ProxySetup.StartAsync(proxyYaml: "  ttl: 4s");
+        await using var setup = await ProxySetup.StartAsync(proxyYaml: "  ttl: 8s");
         var image = await setup.Upstream.Client.PushImageAsync("team/ttl", "v1", layerSize: 4000);
         await PullWholeImageAsync(setup.Mirror.Client, "team/ttl", "v1", image);
         var layerFile = BlobFile(setup.MirrorStorage, image.Layer.Digest);
@@ -303,7 +303,7 @@ public sealed class PullThroughCacheTests
             "docker/registry/v2/repositories/team/ttl/_layers/sha256", image.Layer.Digest["sha256:".Length..], "link")), "the layer is cached");
 
         // The schedule is registry:2's scheduler-state.json, written when the registry stops; the next one reads it.
-        await setup.RestartMirrorAsync(proxyYaml: "  ttl: 4s");
+        await setup.RestartMirrorAsync(proxyYaml: "  ttl: 8s");
         using (var state = JsonDocument.Parse(await File.ReadAllBytesAsync(Path.Combine(setup.MirrorStorage, "scheduler-state.json"))))
         {
             Assert.Contains(state.RootElement.EnumerateObject(), e => e.Name == $"team/ttl@{image.Layer.Digest}"
@@ -312,7 +312,7 @@ public sealed class PullThroughCacheTests
                 && e.Value.GetProperty("EntryType").GetInt32() == 1);
         }
 
-        await WaitUntilAsync(() => !File.Exists(layerFile), "the layer expires", TimeSpan.FromSeconds(15));
+        await WaitUntilAsync(() => !File.Exists(layerFile), "the layer expires", TimeSpan.FromSeconds(30));
         await WaitUntilAsync(() => !Directory.Exists(Path.Combine(setup.MirrorStorage,
             "docker/registry/v2/repositories/team/ttl/_manifests/revisions/sha256", image.Manifest.Digest["sha256:".Length..])), "the manifest expires");
 

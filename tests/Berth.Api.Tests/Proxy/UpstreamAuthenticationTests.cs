@@ -29,11 +29,10 @@ public sealed class UpstreamAuthenticationTests : IDisposable
         // A revoked credential: cached content keeps being served, content never seen is a 502 naming the upstream.
         await setup.RestartMirrorAsync(proxyYaml: "  username: mirror\n  password: wrong\n  tagcheckinterval: 0s");
         await PullThroughCacheTests.PullWholeImageAsync(setup.Mirror.Client, "team/private", "v1", image);
-        using var refused = await PullThroughCacheTests.GetManifestAsync(setup.Mirror.Client, "team/private", "v2");
+        using var refused = await PullThroughCacheTests.GetManifestAsync(setup.Mirror.Client, "team/private", unseen.Manifest.Digest);
         var errors = await OciAssert.ErrorAsync(refused, HttpStatusCode.BadGateway, "UNAVAILABLE");
         Assert.Contains("refused", errors[0].GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.False(refused.Headers.Contains("WWW-Authenticate"));
-        Assert.NotNull(unseen);
     }
 
     [Fact]
@@ -44,7 +43,6 @@ public sealed class UpstreamAuthenticationTests : IDisposable
         var helper = _sandbox.Combine("docker-credential-test");
         await File.WriteAllTextAsync(helper,
             $"#!/bin/sh\n[ \"$1\" = get ] || exit 3\nread host\necho \"$host\" >> '{calls}'\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"helper-user\",\"Secret\":\"helper-pass\"}}' \"$host\"\n");
-        Assert.False(OperatingSystem.IsWindows(), "credential helpers are run as programs; this test needs a Unix shell");
         if (!OperatingSystem.IsWindows())
         {
             File.SetUnixFileMode(helper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -86,7 +84,7 @@ public sealed class UpstreamAuthenticationTests : IDisposable
     public async Task TokenUpstream_Anonymous_GetsAnonymousTokens_AndRenewsThemWhenTheyExpire()
     {
         await using var tokens = await UpstreamTokenService.StartAsync(_sandbox.Directory);
-        tokens.ExpiresInSeconds = 2;
+        tokens.ExpiresInSeconds = 5;
         await using var setup = await ProxySetup.StartAsync(proxyYaml: "  tagcheckinterval: 0s", upstreamYaml: tokens.AuthYaml());
         using var pusher = setup.Upstream.CreateClient();
         pusher.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tokens.PushToken("library/public"));
@@ -94,7 +92,7 @@ public sealed class UpstreamAuthenticationTests : IDisposable
 
         await PullThroughCacheTests.PullWholeImageAsync(setup.Mirror.Client, "library/public", "v1", image);
         Assert.Single(tokens.Requests);
-        await Task.Delay(2500);
+        await Task.Delay(5500);
         await PullThroughCacheTests.PullWholeImageAsync(setup.Mirror.Client, "library/public", "v1", image);
 
         Assert.Equal(2, tokens.Requests.Count);
