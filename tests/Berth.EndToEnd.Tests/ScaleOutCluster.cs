@@ -11,7 +11,7 @@ namespace Berth.EndToEnd.Tests;
 
 /// <summary>
 /// The S3-compatible server the scale-out tests store into, from the variables <c>start-s3.sh</c> writes to its
-/// <c>s3.env</c> (<c>.ci/run</c> exports them). Missing variables fail the tests; they never pass without a server.
+/// <c>s3.env</c> (<c>scripts/test.sh</c> exports them). Missing variables fail the tests; they never pass without a server.
 /// </summary>
 public sealed record ScaleOutS3(string Endpoint, string Region, string Bucket, string AccessKey, string SecretKey)
 {
@@ -25,7 +25,7 @@ public sealed record ScaleOutS3(string Endpoint, string Region, string Bucket, s
             throw new InvalidOperationException(
                 $"The scale-out tests need a real S3-compatible server, and {string.Join(", ", missing)} {(missing.Count == 1 ? "is" : "are")} not set. " +
                 "Start one with ../shared/tools/s3/start-s3.sh and export its s3.env " +
-                "(`set -a; . /tmp/s3-ceph-9000/s3.env; set +a`), as .ci/run does.");
+                "(`set -a; . /tmp/s3-ceph-9000/s3.env; set +a`), as scripts/test.sh does.");
         }
 
         return new ScaleOutS3(

@@ -54,7 +54,7 @@ public sealed class ExternalCommandException : Exception
 
 /// <summary>
 /// Runs real tools (skopeo, buildah, podman, dotnet) with a timeout, capturing their output.
-/// A tool that is not installed is a failure, never a skip: .ci/run installs every tool these tests use.
+/// A tool that is not installed is a failure, never a skip: scripts/test.sh installs every tool these tests use.
 /// </summary>
 public static class ExternalCommand
 {
@@ -152,7 +152,7 @@ public static class ExternalCommand
         {
             return File.Exists(tool)
                 ? tool
-                : throw new ExternalCommandException($"'{tool}' does not exist. .ci/run installs the tools the end-to-end tests need.");
+                : throw new ExternalCommandException($"'{tool}' does not exist. scripts/test.sh (as root) installs the tools the end-to-end tests need.");
         }
 
         var searchPath = Environment.GetEnvironmentVariable("PATH") ?? "";
@@ -166,7 +166,7 @@ public static class ExternalCommand
         }
 
         throw new ExternalCommandException(
-            $"'{tool}' is not installed (not found on PATH={searchPath}). .ci/run installs the tools the end-to-end tests need.");
+            $"'{tool}' is not installed (not found on PATH={searchPath}). scripts/test.sh (as root) installs the tools the end-to-end tests need.");
     }
 
     public static string Tail(string text) =>
