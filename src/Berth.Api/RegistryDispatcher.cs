@@ -144,7 +144,8 @@ public sealed partial class RegistryDispatcher(
 
     /// <summary>
     /// An upstream that failed, for content the cache cannot answer: 429 TOOMANYREQUESTS with the upstream's
-    /// Retry-After when it is rate limiting, else 502 (the upstream answered wrongly or refused Berth's credentials) or
+    /// Retry-After when it is rate limiting, else 502 (the upstream answered wrongly, with an error status or a bad
+    /// body, or refused Berth's credentials) or
     /// 503 (it could not be reached) UNAVAILABLE, each naming the upstream. Never a 401: that would ask the client to
     /// sign in, when it is Berth's credentials for the upstream that failed.
     /// </summary>
@@ -158,7 +159,8 @@ public sealed partial class RegistryDispatcher(
                 new Dictionary<string, string> { ["Retry-After"] = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         }
 
-        var code = ex.Failure == UpstreamFailure.Unauthorized || ex.Status is not null ? ErrorCode.Unavailable with { Status = 502 } : ErrorCode.Unavailable;
+        var answeredWrongly = ex.Failure is UpstreamFailure.Unauthorized or UpstreamFailure.BadAnswer || ex.Status is not null;
+        var code = answeredWrongly ? ErrorCode.Unavailable with { Status = 502 } : ErrorCode.Unavailable;
         return ErrorResponses.WriteAsync(context, code, ex.Message, detail);
     }
 

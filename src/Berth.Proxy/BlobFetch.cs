@@ -131,6 +131,34 @@ internal sealed class BlobFetch : IDisposable
         Advance(Interlocked.Read(ref _received), verified: false, failure);
     }
 
+    /// <summary>Why the fetch failed, or null while it goes on or once it verified.</summary>
+    public Exception? Failure
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _failure;
+            }
+        }
+    }
+
+    /// <summary>A reader from the start, or null when the spool is closed already (the fetch is over).</summary>
+    public Stream? TryOpenReader()
+    {
+        lock (_lock)
+        {
+            if (_references == 0)
+            {
+                return null;
+            }
+
+            _references++;
+        }
+
+        return new Reader(this, 0);
+    }
+
     /// <summary>
     /// A new reader from <paramref name="offset"/>; it keeps the spool open until disposed. Reading past what has
     /// arrived waits for it.
@@ -226,10 +254,11 @@ internal sealed class BlobFetch : IDisposable
 
         public override long Length => fetch.Size;
 
+        /// <summary>Reads are positional, so a reader may start anywhere (a Range request).</summary>
         public override long Position
         {
             get => _position;
-            set => throw new NotSupportedException();
+            set => _position = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value));
         }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)

@@ -239,7 +239,7 @@ public sealed partial class PullThroughCache : IDisposable
 
             await _blobs.LinkAsync(repository.LocalName, digest, cancellationToken);
             _expiry?.ScheduleBlob(repository.LocalName, digest, repository.Upstream.Options.Ttl);
-            return new ProxiedBlob(this, digest, stored, fetch: null);
+            return new ProxiedBlob(this, digest, stored, reader: null);
         }
 
         var mine = new BlobFlight(repository, new TaskCompletionSource<BlobFetch?>(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -260,7 +260,22 @@ public sealed partial class PullThroughCache : IDisposable
         }
 
         var fetch = await flight.Fetch.Task.WaitAsync(cancellationToken);
-        return fetch is null ? null : new ProxiedBlob(this, digest, fetch.Size, fetch);
+        if (fetch is null)
+        {
+            return null;
+        }
+
+        // The reader is taken now, while the fetch is known: a spool that closed in between means the fetch is over,
+        // and how it ended decides between storage and an upstream error.
+        if (fetch.TryOpenReader() is { } reader)
+        {
+            return new ProxiedBlob(this, digest, fetch.Size, reader);
+        }
+
+        return fetch.Failure is { } failure
+            ? throw new UpstreamException(upstream, UpstreamFailure.BadAnswer, $"fetching {digest} from upstream {upstream} failed: {failure.Message}",
+                inner: failure)
+            : new ProxiedBlob(this, digest, fetch.Size, reader: null);
     }
 
     /// <summary>Counts bytes of a mirrored repository served from the cache.</summary>
@@ -432,7 +447,7 @@ public sealed partial class PullThroughCache : IDisposable
             var actual = Digest.Compute(fetched.Content, algorithm);
             if ((expected ?? fetched.Digest) is { } wanted && wanted != actual)
             {
-                throw new UpstreamException(name, UpstreamFailure.Unavailable, $"upstream {name} sent a manifest that hashes to {actual}, not {wanted}");
+                throw new UpstreamException(name, UpstreamFailure.BadAnswer, $"upstream {name} sent a manifest that hashes to {actual}, not {wanted}");
             }
 
             StoredManifest stored;
@@ -442,7 +457,7 @@ public sealed partial class PullThroughCache : IDisposable
             }
             catch (Core.Errors.RegistryException ex)
             {
-                throw new UpstreamException(name, UpstreamFailure.Unavailable, $"upstream {name} sent a manifest Berth cannot store: {ex.Message}", inner: ex);
+                throw new UpstreamException(name, UpstreamFailure.BadAnswer, $"upstream {name} sent a manifest Berth cannot store: {ex.Message}", inner: ex);
             }
 
             _expiry?.ScheduleManifest(repository.LocalName, actual, repository.Upstream.Options.Ttl);
@@ -481,17 +496,17 @@ internal sealed record BlobFlight(ProxiedRepository Repository, TaskCompletionSo
 }
 
 /// <summary>A blob of a mirrored repository: its size, and its bytes from the fetch in progress or from storage.</summary>
-public sealed class ProxiedBlob
+public sealed class ProxiedBlob : IAsyncDisposable
 {
     private readonly PullThroughCache _cache;
-    private readonly BlobFetch? _fetch;
+    private Stream? _reader;
 
-    internal ProxiedBlob(PullThroughCache cache, Digest digest, long size, BlobFetch? fetch)
+    internal ProxiedBlob(PullThroughCache cache, Digest digest, long size, Stream? reader)
     {
         _cache = cache;
         Digest = digest;
         Size = size;
-        _fetch = fetch;
+        _reader = reader;
     }
 
     public Digest Digest { get; }
@@ -499,26 +514,22 @@ public sealed class ProxiedBlob
     public long Size { get; }
 
     /// <summary>
-    /// The blob's bytes from <paramref name="offset"/>. While the fetch is under way they come as they arrive (the
-    /// stream throws <see cref="IOException"/> if the upstream's body turns out short or corrupt); once it is over,
-    /// from storage.
+    /// The blob's bytes from <paramref name="offset"/>, once. While the fetch is under way they come as they arrive
+    /// (the stream throws <see cref="IOException"/> if the upstream's body turns out short or corrupt); once it is
+    /// over, from storage.
     /// </summary>
     public async Task<Stream> OpenReadAsync(long offset, CancellationToken cancellationToken)
     {
-        if (_fetch is not null)
+        if (Interlocked.Exchange(ref _reader, null) is { } reader)
         {
-            try
-            {
-                return _fetch.OpenReader(offset);
-            }
-            catch (ObjectDisposedException)
-            {
-                // The fetch finished and its spool closed between the lookup and now: storage has the blob.
-            }
+            reader.Position = offset;
+            return reader;
         }
 
         return await _cache.OpenStoredAsync(Digest, offset, cancellationToken);
     }
+
+    public ValueTask DisposeAsync() => Interlocked.Exchange(ref _reader, null)?.DisposeAsync() ?? ValueTask.CompletedTask;
 }
 
 /// <summary>One page of a mirrored repository's tags.</summary>

@@ -112,8 +112,15 @@ public abstract class UpstreamCredentials
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    process.Kill(entireProcessTree: true);
                     throw new UpstreamException(host, UpstreamFailure.Unauthorized, $"the credential helper '{options.Command}' did not answer within {HelperTimeout.TotalSeconds} s");
+                }
+                finally
+                {
+                    // Timed out, or the request that needed it went away: the helper must not outlive the question.
+                    if (!process.HasExited)
+                    {
+                        process.Kill(entireProcessTree: true);
+                    }
                 }
             }
         }

@@ -11,6 +11,9 @@ public enum UpstreamFailure
 
     /// <summary>401 or 403 after signing in: the credentials are wrong or were revoked.</summary>
     Unauthorized,
+
+    /// <summary>The upstream answered, but wrongly: a body cut short or not matching its digest, a manifest Berth cannot store.</summary>
+    BadAnswer,
 }
 
 /// <summary>An upstream registry failed to answer a request Berth needed.</summary>

@@ -47,6 +47,9 @@ public sealed partial class BlobEndpoints(BlobStore blobs, RegistryApiOptions op
             {
                 fetching = blob;
                 found = blob.Size;
+
+                // It holds the spool open until the response is over, whichever way the response ends.
+                context.Response.RegisterForDisposeAsync(blob);
             }
         }
         else if (found is not null && mirrored is not null && !isHead)
@@ -102,7 +105,7 @@ public sealed partial class BlobEndpoints(BlobStore blobs, RegistryApiOptions op
 
         if (fetching is not null)
         {
-            if (!await SendFetchingAsync(context, fetching, offset, length))
+            if (!await SendFetchingAsync(context, fetching, mirrored!.Upstream.Options.Name, offset, length))
             {
                 return;
             }
@@ -124,7 +127,7 @@ public sealed partial class BlobEndpoints(BlobStore blobs, RegistryApiOptions op
     /// Streams a blob the cache is fetching. If the upstream's body turns out short or corrupt the client's
     /// connection is cut, so it never receives a whole response with wrong bytes; returns false then.
     /// </summary>
-    private async Task<bool> SendFetchingAsync(HttpContext context, ProxiedBlob blob, long offset, long length)
+    private async Task<bool> SendFetchingAsync(HttpContext context, ProxiedBlob blob, string upstream, long offset, long length)
     {
         var cancellationToken = context.RequestAborted;
         await using var stream = await blob.OpenReadAsync(offset, cancellationToken);
@@ -135,6 +138,12 @@ public sealed partial class BlobEndpoints(BlobStore blobs, RegistryApiOptions op
         }
         catch (IOException ex) when (!cancellationToken.IsCancellationRequested && ex.InnerException is not Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
+            if (!context.Response.HasStarted)
+            {
+                // Nothing sent yet: the client can still be told plainly that the upstream failed.
+                throw new UpstreamException(upstream, UpstreamFailure.BadAnswer, ex.Message, inner: ex);
+            }
+
             LogProxiedBlobCut(logger, blob.Digest.ToString(), ex.Message);
             context.Abort();
             return false;
