@@ -21,6 +21,7 @@ cd "$repo_root"
 rounds=${BENCH_ROUNDS:-3}
 blob_mib=${BENCH_BLOB_MIB:-1024}
 conc_mib=${BENCH_CONCURRENT_MIB:-64}
+warmup_mib=${BENCH_WARMUP_MIB:-32}
 clients=${BENCH_CLIENTS:-32}
 pull_timeout=${BENCH_PULL_TIMEOUT:-600}
 port_base=${BENCH_PORT_BASE:-5780}
@@ -28,9 +29,9 @@ verify=${BENCH_VERIFY:-1}
 out=${BENCH_OUT:-bench/results/proxy-latest.md}
 tmp_root=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
 
-require_whole_numbers rounds blob_mib conc_mib clients pull_timeout port_base verify
-(( rounds >= 1 && blob_mib >= 1 && conc_mib >= 1 && clients >= 1 && clients <= 256 && pull_timeout >= 10 )) ||
-  { echo "bench: need rounds, blob and concurrent blob sizes >= 1, 1-256 clients, a pull timeout >= 10 s" >&2; exit 2; }
+require_whole_numbers rounds blob_mib conc_mib warmup_mib clients pull_timeout port_base verify
+(( rounds >= 1 && blob_mib >= 1 && conc_mib >= 1 && warmup_mib >= 1 && clients >= 1 && clients <= 256 && pull_timeout >= 10 )) ||
+  { echo "bench: need rounds, blob sizes >= 1, 1-256 clients, a pull timeout >= 10 s" >&2; exit 2; }
 require_tools "apt-get install docker-registry curl openssl" curl openssl docker-registry dotnet git xargs
 
 upstream_port=$port_base berth_port=$((port_base + 1)) local_port=$((port_base + 2)) dist_port=$((port_base + 3))
@@ -51,7 +52,7 @@ upstream_url="http://127.0.0.1:$upstream_port"
 berth_url="http://127.0.0.1:$berth_port"
 local_url="http://127.0.0.1:$local_port"
 dist_url="http://127.0.0.1:$dist_port"
-mkdir -p "$work/tmp"
+mkdir -p "$work/tmp" "$work/cwd"
 
 registry_yml() { # NAME PORT LOG_LEVEL [REMOTE_URL]: $work/NAME.yml on storage $work/NAME-data (made empty)
   rm -rf "$work/$1-data"
@@ -65,7 +66,9 @@ registry_yml() { # NAME PORT LOG_LEVEL [REMOTE_URL]: $work/NAME.yml on storage $
   } >"$work/$1.yml"
 }
 start_berth() { # NAME: serves $work/NAME.yml; sets last_pid. Its spool (the system temp directory) goes to $work/tmp.
-  TMPDIR=$work/tmp dotnet "$berth_dir/berth.dll" serve "$work/$1.yml" >"$work/$1.log" 2>&1 &
+  # It runs in an empty directory: ASP.NET Core watches the working directory and everything below it for changes
+  # to appsettings files, so storage below it would turn every write into file-change events for Berth to read.
+  (cd "$work/cwd" && TMPDIR=$work/tmp exec dotnet "$berth_dir/berth.dll" serve "$work/$1.yml") >"$work/$1.log" 2>&1 &
   last_pid=$!; pids+=("$last_pid")
 }
 start_distribution() { # NAME: the same for docker-registry (which crashes at start-up when AWS_CA_BUNDLE is set)
@@ -105,6 +108,16 @@ wait_cached() { # ROOT REPO DIGEST: until the mirror has linked the blob into th
   awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'
 }
 
+blob_file() { # ROOT DIGEST: the data file of a blob in a registry's filesystem storage
+  local hex=${2#sha256:}
+  echo "$1/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data"
+}
+prime() { # FILE...: read into the page cache, untimed, so that the first GET of a pair pays for no disk reads the
+  # second is spared (some machines reclaim page cache idle for a minute, which a round can leave the blob)
+  local f
+  for f in "$@"; do timeout 120 cat "$f" >/dev/null || note prime "could not read $f"; done
+}
+
 # CPU seconds: of processes (utime + stime, /proc/PID/stat) and of the whole machine (busy time of all cores, /proc/stat).
 proc_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
 machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
@@ -123,52 +136,63 @@ meta title "pull-through cache"
 record_machine_facts bench/proxy.sh "$work"
 meta berth_commit "$berth_desc"
 meta distribution_version "$(docker-registry --version | awk '{print $3}')"
-meta parameters "rounds=$rounds blob=${blob_mib}MiB concurrent=${clients}x${conc_mib}MiB"
-for k in rounds blob_mib conc_mib clients; do meta "$k" "${!k}"; done
+meta parameters "rounds=$rounds blob=${blob_mib}MiB concurrent=${clients}x${conc_mib}MiB warmup=3x${warmup_mib}MiB"
+for k in rounds blob_mib conc_mib warmup_mib clients; do meta "$k" "${!k}"; done
 
-# --- data: the big blob, the blob of the concurrent pulls, and a 1 KiB blob every mirror fetches first -----
-log "pushing a $blob_mib MiB and a $conc_mib MiB random blob into the upstream (and the big one into the plain Berth)"
+# --- data: the big blob, the blob of the concurrent pulls, and a warm-up blob every server fetches first --------
+log "pushing random blobs of $blob_mib MiB, $conc_mib MiB and 3 x $warmup_mib MiB into the upstream (the big one and the warm-up ones into the plain Berth too)"
 big=$(make_blob "$work/big" "$blob_mib")
 mid=$(make_blob "$work/mid" "$conc_mib")
-head -c 1024 /dev/urandom >"$work/tiny"
-tiny="sha256:$(openssl dgst -sha256 -r "$work/tiny" | cut -d' ' -f1)"
 push_blob "$upstream_url" bench/proxy "$work/big" "$big"
 push_blob "$upstream_url" bench/proxy "$work/mid" "$mid"
-push_blob "$upstream_url" bench/proxy "$work/tiny" "$tiny"
 push_blob "$local_url" bench/local "$work/big" "$big"
-push_blob "$local_url" bench/local "$work/tiny" "$tiny"
-rm -f "$work/big" "$work/mid" "$work/tiny"
+warm=()
+for i in 1 2 3; do
+  warm+=("$(make_blob "$work/warm" "$warmup_mib")")
+  push_blob "$upstream_url" bench/proxy "$work/warm" "${warm[-1]}"
+  push_blob "$local_url" bench/local "$work/warm" "${warm[-1]}"
+done
+rm -f "$work/big" "$work/mid" "$work/warm"
 blob_bytes=$(( blob_mib * 1048576 ))
-# The plain Berth has just taken pushes, not GETs: one untimed GET, so no one's first timed GET pays for start-up.
-curl -fsS --max-time 30 -o /dev/null "$local_url/v2/bench/local/blobs/$tiny"
+# The plain Berth has taken pushes, not GETs: the warm-up blobs once, untimed, as every mirror gets below.
+for w in "${warm[@]}"; do curl -fsS --max-time 60 -o /dev/null "$local_url/v2/bench/local/blobs/$w"; done
 
 # --- measurements ------------------------------------------------------------------------------
-# A mirror on new, empty storage that has fetched the 1 KiB blob once (its code warm, its upstream connection
-# open, as when it has just fetched an image's manifest); sets mirror_pid and mirror_root.
+# A mirror on new, empty storage that has fetched the three warm-up blobs (cold, then warm): its code compiled
+# (a fresh .NET process keeps recompiling hot methods for a while; the third warm-up blob leaves it far fewer than
+# the first) and its upstream connection open, as in a mirror that has served before. Nothing measured is cached.
+# Sets mirror_pid and mirror_root.
 start_mirror() { # KIND NAME PORT URL
   registry_yml "$2" "$3" error "$upstream_url"
   if [[ $1 == berth ]]; then start_berth "$2"; else start_distribution "$2"; fi
   mirror_pid=$last_pid mirror_root=$work/$2-data
   wait_ready "$4/v2/"
-  curl -fsS --max-time 30 -o /dev/null "$4/v2/bench/proxy/blobs/$tiny"
-  wait_cached "$mirror_root" bench/proxy "$tiny" >/dev/null
+  local w
+  for w in "${warm[@]}"; do
+    curl -fsS --max-time 60 -o /dev/null "$4/v2/bench/proxy/blobs/$w"
+    wait_cached "$mirror_root" bench/proxy "$w" >/dev/null
+    curl -fsS --max-time 60 -o /dev/null "$4/v2/bench/proxy/blobs/$w"   # and once more, from the cache
+    sleep 1   # Berth's runtime recompiles what just ran hot in the background
+  done
 }
 
-timed_get() { # MEASURE ROUND URL NAME:PID...: one GET to /dev/null after a sync; MB/s, time to first byte, CPU seconds
-  local measure=$1 round=$2 u=$3 line code size secs ttfb m0 m1 np; shift 3
+get_out=/dev/null
+timed_get() { # MEASURE ROUND URL NAME:PID...: one GET into $get_out after a sync; MB/s, time to first byte, CPU seconds
+  local measure=$1 round=$2 u=$3 line code size secs ttfb m0 m1 w0 w1 np; shift 3
   local -A t0=()
   timeout 120 sync || true
   for np in "$@"; do t0[$np]=$(proc_ticks "${np#*:}"); done
-  m0=$(machine_ticks)
-  line=$(curl -sS --max-time "$pull_timeout" -o /dev/null -w '%{http_code} %{size_download} %{time_total} %{time_starttransfer}' "$u") ||
+  m0=$(machine_ticks) w0=$(date +%s.%N)
+  line=$(curl -sS --max-time "$pull_timeout" -o "$get_out" -w '%{http_code} %{size_download} %{time_total} %{time_starttransfer}' "$u") ||
     { note "$measure" "round $round: curl failed ($line)"; return 0; }
-  m1=$(machine_ticks)
+  m1=$(machine_ticks) w1=$(date +%s.%N)
   read -r code size secs ttfb <<<"$line"
   if [[ $code != 200 || $size != "$blob_bytes" ]]; then note "$measure" "round $round: HTTP $code, $size bytes (want 200, $blob_bytes)"; return 0; fi
   record "$measure" mbps "$round" "$(awk -v b="$size" -v t="$secs" 'BEGIN { printf "%.1f", b / t / 1e6 }')"
   record "$measure" ttfb_ms "$round" "$(awk -v t="$ttfb" 'BEGIN { printf "%.1f", t * 1000 }')"
   for np in "$@"; do record "$measure" "cpu_${np%%:*}_s" "$round" "$(ticks_s "${t0[$np]}" "$(proc_ticks "${np#*:}")")"; done
   record "$measure" cpu_machine_s "$round" "$(ticks_s "$m0" "$m1")"
+  record "$measure" machine_busy_pct "$round" "$(awk -v c="$(ticks_s "$m0" "$m1")" -v a="$w0" -v b="$w1" -v n="$(nproc)" 'BEGIN { printf "%.0f", c / ((b - a) * n) * 100 }')"
 }
 
 verify_get() { # MEASURE URL: untimed; the body's SHA-256 must be the big blob's digest
@@ -192,6 +216,7 @@ concurrent_pulls() { # SUBJECT ROUND: $clients GETs of the mid blob at once from
   start_mirror "$kind" "$subject-c$round" "$port" "$u"
   dir=$work/concurrent
   rm -rf "$dir"; mkdir -p "$dir"
+  prime "$(blob_file "$work/upstream-data" "$mid")"
   timeout 120 sync || true
   from=$(wc -l <"$work/upstream.log")
   c0=$(proc_ticks "$mirror_pid")
@@ -236,6 +261,7 @@ for round in $(seq 1 "$rounds"); do
   start_mirror berth "berth-r$round" "$berth_port" "$berth_url"
   berth_pid=$mirror_pid berth_root=$mirror_root
   log "  cold pull through Berth / direct from the upstream"
+  prime "$(blob_file "$work/upstream-data" "$big")"
   for m in "${pulls[@]}"; do
     if [[ $m == direct ]]; then timed_get direct "$round" "$upstream_url/v2/bench/proxy/blobs/$big" "upstream:$upstream_pid"
     else
@@ -245,7 +271,14 @@ for round in $(seq 1 "$rounds"); do
     fi
   done
 
+  log "  ceilings: the direct GET into a new file, SHA-256"
+  get_out=$work/direct-file timed_get direct_file "$round" "$upstream_url/v2/bench/proxy/blobs/$big" "upstream:$upstream_pid"
+  rm -f "$work/direct-file"
+  line=$(timeout 60 openssl speed -evp sha256 -bytes 131072 -seconds 2 -mr 2>/dev/null | awk -F: '/^\+F:/ { print $NF }') || true
+  record sha256 mbps "$round" "$(awk -v v="$line" 'BEGIN { if (v != "") printf "%.1f", v / 1e6 }')"
+
   log "  warm pull through Berth / plain Berth"
+  prime "$(blob_file "$berth_root" "$big")" "$(blob_file "$work/local-data" "$big")"
   for m in "${warms[@]}"; do
     if [[ $m == warm ]]; then timed_get warm "$round" "$berth_url/v2/bench/proxy/blobs/$big" "berth:$berth_pid"
     else timed_get local "$round" "$local_url/v2/bench/local/blobs/$big" "berth:$local_pid"; fi
@@ -302,18 +335,23 @@ report() { # results.tsv -> markdown
       printf "|   CPU seconds of the mirror during the pulls | s | %s | | %s | |\n", fmt(median("berth" SUBSEP "conc_cpu_s"), "%.2f"), fmt(median("distribution" SUBSEP "conc_cpu_s"), "%.2f")
 
       printf "\n## Where the time goes (medians, one %s GET)\n\n", big
-      printf "| pull | MB/s | time to first byte (ms) | CPU s: Berth | CPU s: upstream | CPU s: whole machine (2 cores, includes curl and anything else running) |\n|---|---:|---:|---:|---:|---:|\n"
-      split("direct cold warm local", ms, " ")
-      label["direct"] = "direct from the upstream"; label["cold"] = "cold, through Berth"; label["warm"] = "warm, through Berth"; label["local"] = "plain Berth"
-      for (i = 1; i <= 4; i++) {
+      printf "| pull | MB/s | time to first byte (ms) | CPU s: Berth | CPU s: upstream | CPU s: whole machine | machine busy |\n|---|---:|---:|---:|---:|---:|---:|\n"
+      split("direct direct_file cold warm local", ms, " ")
+      label["direct"] = "direct from the upstream"; label["direct_file"] = "direct from the upstream, written to a new file (`curl -o`)"
+      label["cold"] = "cold, through Berth"; label["warm"] = "warm, through Berth"; label["local"] = "plain Berth"
+      for (i = 1; i <= 5; i++) {
         x = ms[i]
-        printf "| %s | %s | %s | %s | %s | %s |\n", label[x], fmt(median(x SUBSEP "mbps"), "%.0f"), fmt(median(x SUBSEP "ttfb_ms"), "%.1f"),
-          fmt(median(x SUBSEP "cpu_berth_s"), "%.2f"), fmt(median(x SUBSEP "cpu_upstream_s"), "%.2f"), fmt(median(x SUBSEP "cpu_machine_s"), "%.2f")
+        mb = median(x SUBSEP "mbps"); cpu = median(x SUBSEP "cpu_machine_s"); busy = median(x SUBSEP "machine_busy_pct")
+        if (busy != "") busy = sprintf("%.0f %%", busy)
+        printf "| %s | %s | %s | %s | %s | %s | %s |\n", label[x], fmt(mb, "%.0f"), fmt(median(x SUBSEP "ttfb_ms"), "%.1f"),
+          fmt(median(x SUBSEP "cpu_berth_s"), "%.2f"), fmt(median(x SUBSEP "cpu_upstream_s"), "%.2f"), fmt(cpu, "%.2f"), busy
       }
-      printf "\nAfter the cold pull ended, Berth had the blob stored and linked %s s later (median).\n", fmt(median("cold" SUBSEP "cached_after_s"), "%.2f")
+      printf "\nCPU seconds are utime + stime of the process (`/proc/PID/stat`) over the GET; the whole machine'"'"'s are the busy time of all %s cores (`/proc/stat`), curl, the kernel'"'"'s writeback and anything else running included. \"Machine busy\" is that over the wall time (curl'"'"'s start-up included) times the cores: near 100 %% the pull was bound by CPU (the kernel counts in 10 ms ticks, so short pulls read coarsely).\n", m["cores"]
+      printf "\nSHA-256 on one core (`openssl speed -evp sha256`, 128 KiB blocks): %s MB/s. After the cold pull ended, Berth had the blob stored and linked %s s later.\n", fmt(median("sha256" SUBSEP "mbps"), "%.0f"), fmt(median("cold" SUBSEP "cached_after_s"), "%.2f")
 
       printf "\n## Every round\n\n| figure | rounds 1.. |\n|---|---|\n"
       printf "| direct, MB/s | %s |\n| cold through Berth, MB/s | %s |\n", each("direct" SUBSEP "mbps", "%.0f"), each("cold" SUBSEP "mbps", "%.0f")
+      printf "| direct into a new file, MB/s | %s |\n", each("direct_file" SUBSEP "mbps", "%.0f")
       printf "| warm through Berth, MB/s | %s |\n| plain Berth, MB/s | %s |\n", each("warm" SUBSEP "mbps", "%.0f"), each("local" SUBSEP "mbps", "%.0f")
       printf "| concurrent: upstream GETs, Berth | %s |\n| concurrent: upstream GETs, Distribution | %s |\n", each("berth" SUBSEP "conc_gets", "%d"), each("distribution" SUBSEP "conc_gets", "%d")
       printf "| concurrent: right downloads, Berth | %s |\n| concurrent: right downloads, Distribution | %s |\n", each("berth" SUBSEP "conc_ok", "%d"), each("distribution" SUBSEP "conc_ok", "%d")
