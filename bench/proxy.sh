@@ -139,7 +139,7 @@ meta distribution_version "$(docker-registry --version | awk '{print $3}')"
 meta parameters "rounds=$rounds blob=${blob_mib}MiB concurrent=${clients}x${conc_mib}MiB warmup=3x${warmup_mib}MiB"
 for k in rounds blob_mib conc_mib warmup_mib clients; do meta "$k" "${!k}"; done
 
-# --- data: the big blob, the blob of the concurrent pulls, and a warm-up blob every server fetches first --------
+# --- data: the big blob, the blob of the concurrent pulls, and three warm-up blobs every server fetches first --
 log "pushing random blobs of $blob_mib MiB, $conc_mib MiB and 3 x $warmup_mib MiB into the upstream (the big one and the warm-up ones into the plain Berth too)"
 big=$(make_blob "$work/big" "$blob_mib")
 mid=$(make_blob "$work/mid" "$conc_mib")
