@@ -91,6 +91,16 @@ record() { # subject figure round value
   [[ -n $4 ]] || { note "$1" "$2 round $3: no value"; return 0; }
   printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$results"
 }
+record_machine_facts() { # SCRIPT [DATA_DIR]: meta rows for the run's date, command line, machine, kernel and load
+  local disk=""
+  if [[ -n ${2:-} ]]; then disk=", $(df -h "$2" | awk 'NR==2{print $1}') for data"; fi
+  meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  meta command "$(env | grep -E '^BENCH_' | sort | tr '\n' ' ')$1"
+  meta machine "$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), $(free -g | awk '/^Mem:/{print $2}') GiB RAM$disk"
+  meta cores "$(nproc)"
+  meta kernel "$(uname -r)"
+  meta load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
 kv() { # KEY <<< "k=v k=v"
   awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
 }
