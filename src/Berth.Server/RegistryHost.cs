@@ -34,7 +34,12 @@ public static partial class RegistryHost
         var tls = plan.Tls;
         var authEnabled = config.Auth.Type is not null;
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // The content root is where the host looks for appsettings.json and watches it for changes, recursively. The
+        // working directory (ASP.NET Core's default) is "/" in the container image, which put an inotify watch on every
+        // directory of the machine, the registry's storage included (about 20,000 on a small test machine, and a
+        // kernel limit to hit on a large registry). Berth reads no appsettings.json; its own directory is small and
+        // never holds storage.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         if (string.Equals(config.Log.Formatter, "json", StringComparison.OrdinalIgnoreCase))
         {

@@ -160,6 +160,21 @@ public sealed class StartupSummaryTests : IDisposable
         Assert.DoesNotContain("not-in-the-summary", summary.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("", "registry")]
+    [InlineData("proxy:\n  remoteurl: https://registry-1.docker.io\n  tagcheckinterval: 1m\n",
+        "pull-through cache of https://registry-1.docker.io/ (read-only for clients; tags checked every 1m; content kept 168h)")]
+    [InlineData("proxy:\n  remoteurl: https://registry-1.docker.io\n  ttl: 0s\n",
+        "pull-through cache of https://registry-1.docker.io/ (read-only for clients; tags checked every 30s; content kept until deleted)")]
+    [InlineData("proxy:\n  upstreams:\n    - prefix: ghcr\n      remoteurl: https://ghcr.io\n",
+        "registry, mirroring ghcr/ from https://ghcr.io/ (ns ghcr.io)")]
+    public void DescribeMode_ProxySection_SaysWhatTheRegistryIs(string proxyYaml, string expected)
+    {
+        var loaded = LoadYaml("version: 0.1\nstorage:\n  inmemory:\n" + proxyYaml);
+
+        Assert.Equal(expected, StartupSummary.Describe(loaded.Configuration, [], tlsEnabled: false).Mode);
+    }
+
     /// <summary>Starts the host on its loopback port, returns the fields of the summary entry, and stops it.</summary>
     private static async Task<IReadOnlyDictionary<string, string>> StartAndCaptureSummaryAsync(ConfigurationLoadResult loaded)
     {
