@@ -66,8 +66,8 @@ registry_yml() { # NAME PORT LOG_LEVEL [REMOTE_URL]: $work/NAME.yml on storage $
   } >"$work/$1.yml"
 }
 start_berth() { # NAME: serves $work/NAME.yml; sets last_pid. Its spool (the system temp directory) goes to $work/tmp.
-  # It runs in an empty directory: ASP.NET Core watches the working directory and everything below it for changes
-  # to appsettings files, so storage below it would turn every write into file-change events for Berth to read.
+  # It runs in an empty directory, as the figures in bench/README.md were taken: Berth before 8294881 watched its
+  # working directory and everything below it for appsettings changes (ASP.NET Core's default content root).
   (cd "$work/cwd" && TMPDIR=$work/tmp exec dotnet "$berth_dir/berth.dll" serve "$work/$1.yml") >"$work/$1.log" 2>&1 &
   last_pid=$!; pids+=("$last_pid")
 }
