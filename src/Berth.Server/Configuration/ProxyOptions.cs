@@ -65,13 +65,15 @@ public sealed record ProxyOptions
         }
 
         var ttl = section["ttl"].AsDuration(DefaultTtl);
-        var requestTimeout = section["requesttimeout"].AsDuration(DefaultRequestTimeout);
-        if (requestTimeout <= TimeSpan.Zero)
+        var requestTimeout = RequestTimeoutOf(section["requesttimeout"], DefaultRequestTimeout);
+        var cacheWriteTimeout = section["cachewritetimeout"].AsDuration(DefaultCacheWriteTimeout);
+        if (cacheWriteTimeout > MaxCacheWriteTimeout)
         {
-            throw section["requesttimeout"].Invalid("must be positive");
+            // It bounds a wait for storage to make progress; beyond a day it is a hung write, and timers cannot
+            // count much further (about 49 days).
+            throw section["cachewritetimeout"].Invalid($"at most {MaxCacheWriteTimeout.TotalHours:0}h (it is the longest a storage write may make no progress)");
         }
 
-        var cacheWriteTimeout = section["cachewritetimeout"].AsDuration(DefaultCacheWriteTimeout);
         var options = new ProxyOptions
         {
             RemoteUrl = section["remoteurl"].AsHttpUrl(),
@@ -86,6 +88,7 @@ public sealed record ProxyOptions
             Upstreams = section["upstreams"].AsList(item => item.AsSection(s => ProxyUpstreamOptions.Read(s, ttl, tagCheckInterval, requestTimeout))),
         };
 
+        WarnAboutCredentialsBesideExec(section, options.Exec, options.Username, options.Password);
         if (options.RemoteUrl is null && (options.Username is not null || options.Password is not null || options.Exec is not null))
         {
             throw section["remoteurl"].Invalid("required when proxy.username, proxy.password or proxy.exec is set");
@@ -130,6 +133,35 @@ public sealed record ProxyOptions
         }
 
         return options;
+    }
+
+    /// <summary>The longest <c>requesttimeout</c> accepted.</summary>
+    internal static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromHours(1);
+
+    /// <summary>The longest <c>cachewritetimeout</c> accepted.</summary>
+    internal static readonly TimeSpan MaxCacheWriteTimeout = TimeSpan.FromHours(24);
+
+    /// <summary>A <c>requesttimeout</c>: positive, at most an hour.</summary>
+    internal static TimeSpan RequestTimeoutOf(ConfigValue value, TimeSpan defaultValue)
+    {
+        var timeout = value.AsDuration(defaultValue);
+        return timeout <= TimeSpan.Zero || timeout > MaxRequestTimeout
+            ? throw value.Invalid($"must be more than 0 and at most {MaxRequestTimeout.TotalHours:0}h (how long an upstream may take to start answering)")
+            : timeout;
+    }
+
+    /// <summary>registry:2 uses the credential helper and drops a fixed pair set beside it; Berth does too, and says so.</summary>
+    internal static void WarnAboutCredentialsBesideExec(SectionReader section, ProxyExecOptions? exec, string? username, string? password)
+    {
+        if (exec is null)
+        {
+            return;
+        }
+
+        foreach (var key in new[] { ("username", username), ("password", password) }.Where(k => k.Item2 is not null).Select(k => k.Item1))
+        {
+            section[key].Warn("ignored: credentials come from the exec credential helper; remove one or the other");
+        }
     }
 
     private static bool Overlaps(string a, string b) =>
@@ -209,12 +241,12 @@ public sealed record ProxyUpstreamOptions
             throw section["tagcheckinterval"].Invalid("must not be negative");
         }
 
-        var requestTimeout = section["requesttimeout"].AsDuration(defaultRequestTimeout);
-        if (requestTimeout <= TimeSpan.Zero)
-        {
-            throw section["requesttimeout"].Invalid("must be positive");
-        }
+        var requestTimeout = ProxyOptions.RequestTimeoutOf(section["requesttimeout"], defaultRequestTimeout);
 
+        var username = section["username"].AsString();
+        var password = section["password"].AsString();
+        var helper = exec.IsSet ? exec.AsSection(ProxyExecOptions.Read) : null;
+        ProxyOptions.WarnAboutCredentialsBesideExec(section, helper, username, password);
         return new ProxyUpstreamOptions
         {
             Name = section["name"].AsString(prefix),
@@ -222,9 +254,9 @@ public sealed record ProxyUpstreamOptions
             RemoteUrl = remoteUrl,
             Hosts = hosts.Count > 0 ? hosts : DefaultHosts(remoteUrl),
             Default = section["default"].AsBool(),
-            Username = section["username"].AsString(),
-            Password = section["password"].AsString(),
-            Exec = exec.IsSet ? exec.AsSection(ProxyExecOptions.Read) : null,
+            Username = username,
+            Password = password,
+            Exec = helper,
             Ttl = section["ttl"].AsDuration(defaultTtl),
             TagCheckInterval = tagCheckInterval,
             RequestTimeout = requestTimeout,
