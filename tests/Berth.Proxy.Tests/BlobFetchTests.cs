@@ -12,6 +12,7 @@ public sealed class BlobFetchTests : IDisposable
     {
         var content = RandomNumberGenerator.GetBytes(300_000);
         using var fetch = BlobFetch.Create(Digest.Compute(content), content.Length, _spool);
+        Assert.Empty(Directory.GetFiles(_spool)); // unlinked at once: a killed process leaves nothing behind
         await using var whole = fetch.OpenReader(0);
         await using var tail = fetch.OpenReader(250_000);
         var reads = Task.WhenAll(ReadAllAsync(whole), ReadAllAsync(tail));

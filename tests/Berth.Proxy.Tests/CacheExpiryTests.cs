@@ -114,6 +114,18 @@ public sealed class CacheExpiryTests
     }
 
     [Fact]
+    public async Task UnreadableState_IsStartedAfresh_AndTheRegistryKeepsRunning()
+    {
+        await _driver.PutContentAsync(CacheExpiry.StatePath, "{not json"u8.ToArray(), CancellationToken.None);
+        var expiry = NewExpiry(deleteBlobData: true);
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+
+        await expiry.RunAsync(_ => false, stop.Token);
+
+        Assert.Equal(0, expiry.Count);
+    }
+
+    [Fact]
     public async Task ZeroTtl_SchedulesNothing()
     {
         var expiry = NewExpiry(deleteBlobData: true);

@@ -330,6 +330,25 @@ public sealed class PullThroughCacheTests
     }
 
     [Fact]
+    public async Task ZeroTtl_LeavesAnOldScheduleAlone_AsRegistry2Does()
+    {
+        await using var setup = await ProxySetup.StartAsync(proxyYaml: "  ttl: 0s");
+        var image = await setup.Upstream.Client.PushImageAsync("team/keep", "v1");
+        await PullWholeImageAsync(setup.Mirror.Client, "team/keep", "v1", image);
+        var layerFile = BlobFile(setup.MirrorStorage, image.Layer.Digest);
+        await WaitUntilAsync(() => File.Exists(layerFile), "the layer is cached");
+
+        // A schedule left by an earlier configuration, long due: with ttl 0 nothing runs it.
+        await File.WriteAllTextAsync(Path.Combine(setup.MirrorStorage, "scheduler-state.json"),
+            $$$"""{"team/keep@{{{image.Layer.Digest}}}":{"Key":"team/keep@{{{image.Layer.Digest}}}","ExpiryData":"2020-01-01T00:00:00Z","EntryType":0}}""");
+        await setup.RestartMirrorAsync(proxyYaml: "  ttl: 0s");
+        await Task.Delay(1500);
+
+        Assert.True(File.Exists(layerFile));
+        await PullWholeImageAsync(setup.Mirror.Client, "team/keep", "v1", image);
+    }
+
+    [Fact]
     public async Task IndexPull_CachesOnlyThePlatformPulled()
     {
         await using var setup = await ProxySetup.StartAsync();

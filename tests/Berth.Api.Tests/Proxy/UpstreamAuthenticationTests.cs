@@ -98,6 +98,20 @@ public sealed class UpstreamAuthenticationTests : IDisposable
         Assert.Equal(2, tokens.Requests.Count);
     }
 
+    [Fact]
+    public async Task TokenUpstream_InsufficientScope_IsUnknownContentWithOneRetry()
+    {
+        await using var tokens = await UpstreamTokenService.StartAsync(_sandbox.Directory);
+        tokens.Unknown.Add("nobody/nothing");
+        await using var setup = await ProxySetup.StartAsync(upstreamYaml: tokens.AuthYaml());
+
+        using var manifest = await PullThroughCacheTests.GetManifestAsync(setup.Mirror.Client, "nobody/nothing", "latest");
+
+        await OciAssert.ErrorAsync(manifest, HttpStatusCode.NotFound, "MANIFEST_UNKNOWN");
+        Assert.Equal(2, setup.Injector.Count("HEAD", "/manifests/latest"));
+        Assert.Single(tokens.Requests);
+    }
+
     private static HttpClient Basic(BerthServer server, string user, string password)
     {
         var client = server.CreateClient();

@@ -41,6 +41,9 @@ public sealed class UpstreamTokenService : IAsyncDisposable
     /// <summary>When set, only these credentials get a token (anonymous requests get 401).</summary>
     public (string User, string Password)? RequiredCredentials { get; set; }
 
+    /// <summary>Repositories whose tokens grant nothing, as Docker Hub answers for a repository that does not exist.</summary>
+    public HashSet<string> Unknown { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Lifetime of the tokens issued.</summary>
     public int ExpiresInSeconds { get; set; } = 300;
 
@@ -93,7 +96,7 @@ public sealed class UpstreamTokenService : IAsyncDisposable
         }
 
         var parts = scope.Split(':');
-        var token = parts.Length == 3 && parts[0] == "repository" ? Token(parts[1], parts[2].Split(',')) : Token("", []);
+        var token = parts.Length == 3 && parts[0] == "repository" && !Unknown.Contains(parts[1]) ? Token(parts[1], parts[2].Split(',')) : Token("", []);
         return Results.Json(new { token, expires_in = ExpiresInSeconds, issued_at = DateTimeOffset.UtcNow.ToString("o") });
     }
 
