@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http;
 namespace Berth.Auth;
 
 /// <summary>No authentication configured: every request may do everything, as registry:2 without <c>auth</c>.</summary>
-public sealed class AllowAllAccessController : IAccessController
+public sealed class AllowAllAccessController : IAccessController, IBrowserSignIn
 {
     public static readonly AllowAllAccessController Instance = new();
 
@@ -11,6 +11,15 @@ public sealed class AllowAllAccessController : IAccessController
 
     public ValueTask<AccessDecision> AuthorizeAsync(HttpContext context, IReadOnlyList<AccessRequest> requested, CancellationToken cancellationToken) =>
         Granted;
+
+    public bool SignInNeeded => false;
+
+    public ValueTask<SignInOutcome> SignInAsync(HttpContext context, string user, string password, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(SignInOutcome.Refused);
+
+    public string? CredentialStamp(string user) => null;
+
+    public IAccessGrant GrantFor(string? user) => AllowAllGrant.Instance;
 }
 
 /// <summary>A grant that allows everything, to <paramref name="subject"/> (null for anonymous).</summary>

@@ -22,7 +22,7 @@ namespace Berth.Auth;
 /// file's highest cost so that response times do not reveal which users exist. Hashes are compared in
 /// constant time, and bcrypt runs at most once per processor at a time.</para>
 /// </remarks>
-public sealed partial class HtpasswdAccessController : IAccessController, IDisposable
+public sealed partial class HtpasswdAccessController : IAccessController, IBrowserSignIn, IDisposable
 {
     private static readonly TimeSpan CacheLifetime = TimeSpan.FromMinutes(5);
     private const int CacheCapacity = 4096;
@@ -80,36 +80,13 @@ public sealed partial class HtpasswdAccessController : IAccessController, IDispo
             case CredentialsKind.Malformed:
                 return AccessDecision.Unauthenticated(_challenge, "malformed Authorization header");
             default:
-                var address = _limiter.ClientAddress(context);
-                var allowance = _limiter.Check(address);
-                if (allowance.Throttled)
+                var (outcome, retryAfter) = await CheckPasswordAsync(context, credentials.User, credentials.Password, cancellationToken);
+                switch (outcome)
                 {
-                    LogThrottledRequest(_logger, Address(address));
-                    return AccessDecision.Throttled(allowance.RetryAfter!.Value);
-                }
-
-                var snapshot = Refresh();
-                if (!IsCached(snapshot, credentials.User, credentials.Password))
-                {
-                    if (allowance.Delay > TimeSpan.Zero)
-                    {
-                        await Task.Delay(allowance.Delay, _time, cancellationToken);
-                    }
-
-                    // Charged before bcrypt runs, refunded on success: parallel guesses count at once.
-                    var reachedLimit = _limiter.RecordFailure(address);
-                    if (!await VerifyWithBcryptAsync(snapshot, credentials.User, credentials.Password, cancellationToken))
-                    {
-                        LogFailedLogin(_logger, Printable(credentials.User), Address(address));
-                        if (reachedLimit)
-                        {
-                            LogClientThrottled(_logger, Address(address), _limiter.Limits.Limit, _limiter.Limits.Window);
-                        }
-
+                    case SignInOutcome.Throttled:
+                        return AccessDecision.Throttled(retryAfter);
+                    case SignInOutcome.Refused:
                         return AccessDecision.Unauthenticated(_challenge, "invalid user name or password");
-                    }
-
-                    _limiter.Refund(address);
                 }
 
                 subject = credentials.User;
@@ -137,6 +114,62 @@ public sealed partial class HtpasswdAccessController : IAccessController, IDispo
         }
 
         return AccessDecision.Granted(new PolicyGrant(_policy, subject));
+    }
+
+    public bool SignInNeeded => true;
+
+    public async ValueTask<SignInOutcome> SignInAsync(HttpContext context, string user, string password, CancellationToken cancellationToken) =>
+        (await CheckPasswordAsync(context, user, password, cancellationToken)).Outcome;
+
+    public string? CredentialStamp(string user)
+    {
+        var hash = Refresh().File.HashOf(user);
+        return hash is null ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(hash)))[..16];
+    }
+
+    public IAccessGrant GrantFor(string? user) => new PolicyGrant(_policy, user);
+
+    /// <summary>
+    /// The password check of an API request and of the web UI's sign-in form alike: throttled per client address,
+    /// slowed down after repeated failures, bcrypt only when the pair is not remembered from a recent success.
+    /// </summary>
+    private async ValueTask<(SignInOutcome Outcome, TimeSpan RetryAfter)> CheckPasswordAsync(HttpContext context, string user, string password,
+        CancellationToken cancellationToken)
+    {
+        var address = _limiter.ClientAddress(context);
+        var allowance = _limiter.Check(address);
+        if (allowance.Throttled)
+        {
+            LogThrottledRequest(_logger, Address(address));
+            return (SignInOutcome.Throttled, allowance.RetryAfter!.Value);
+        }
+
+        var snapshot = Refresh();
+        if (IsCached(snapshot, user, password))
+        {
+            return (SignInOutcome.SignedIn, TimeSpan.Zero);
+        }
+
+        if (allowance.Delay > TimeSpan.Zero)
+        {
+            await Task.Delay(allowance.Delay, _time, cancellationToken);
+        }
+
+        // Charged before bcrypt runs, refunded on success: parallel guesses count at once.
+        var reachedLimit = _limiter.RecordFailure(address);
+        if (!await VerifyWithBcryptAsync(snapshot, user, password, cancellationToken))
+        {
+            LogFailedLogin(_logger, Printable(user), Address(address));
+            if (reachedLimit)
+            {
+                LogClientThrottled(_logger, Address(address), _limiter.Limits.Limit, _limiter.Limits.Window);
+            }
+
+            return (SignInOutcome.Refused, TimeSpan.Zero);
+        }
+
+        _limiter.Refund(address);
+        return (SignInOutcome.SignedIn, TimeSpan.Zero);
     }
 
     /// <summary>Checks a user and password against the file in force (re-reading it when it changed).</summary>

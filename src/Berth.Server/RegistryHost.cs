@@ -8,6 +8,7 @@ using Berth.Server.Maintenance;
 using Berth.Server.Tls;
 using Berth.Storage;
 using Berth.Storage.Drivers;
+using Berth.Ui;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -85,7 +86,7 @@ public static partial class RegistryHost
         var secretConfigured = !string.IsNullOrEmpty(config.Http.Secret);
         builder.Services.AddBerthDiagnostics(config);
         builder.Services.AddBerthNotifications(NotificationEndpoints.FromConfiguration(config.Notifications));
-        builder.Services.AddBerthApi(new RegistryApiOptions
+        var apiOptions = new RegistryApiOptions
         {
             UploadStateSecret = secretConfigured ? UploadStateToken.SecretFromText(config.Http.Secret!) : UploadStateToken.RandomSecret(),
             DeleteEnabled = config.Storage.Delete.Enabled,
@@ -96,7 +97,17 @@ public static partial class RegistryHost
             CatalogMaxEntries = config.Catalog.MaxEntries,
             // A mount without a source would link a blob from any repository, readable by the client or not.
             AutomaticCrossMount = config.Storage.Mount.Automatic && !authEnabled,
-        });
+        };
+        builder.Services.AddBerthApi(apiOptions);
+        if (config.Ui.Enabled)
+        {
+            builder.Services.AddBerthWebUi(new WebUiSettings
+            {
+                SessionSecret = apiOptions.UploadStateSecret,
+                SessionLifetime = config.Ui.SessionLifetime,
+                GarbageCollectionNote = GarbageCollectionNote(config),
+            });
+        }
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.Server");
@@ -163,8 +174,26 @@ public static partial class RegistryHost
         }
 
         app.UseBerthRegistry();
-        app.MapGet("/", () => Results.Ok());
+        if (config.Ui.Enabled)
+        {
+            app.MapBerthWebUi();
+        }
+        else
+        {
+            // registry:2 answers its root with an empty 200, which load balancers' health checks use.
+            app.MapGet("/", () => Results.Ok());
+        }
+
         return app;
+    }
+
+    /// <summary>What the web UI's delete confirmation says about when the space comes back.</summary>
+    private static string GarbageCollectionNote(RegistryConfiguration config)
+    {
+        var collection = config.Storage.Maintenance.GarbageCollection;
+        return collection.Enabled && !collection.DryRun
+            ? $"The space comes back at the next online garbage collection (every {ConfigCheckCommand.FormatGoDuration(collection.Interval)}; content younger than {ConfigCheckCommand.FormatGoDuration(collection.GracePeriod)} is kept)."
+            : "The space comes back when garbage is collected: run berth garbage-collect with the registry's config (or enable storage.maintenance.garbagecollection).";
     }
 
     /// <summary>The access controller <c>auth</c> names; the policy and limiter come from <c>access</c>.</summary>

@@ -26,6 +26,12 @@ public sealed class TagStore(IStorageDriver driver)
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RemoteListing> _remoteListings = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Raised after this process added, moved or removed a tag of a repository. Readers that keep views of tags (the
+    /// web UI) drop theirs at once; what other processes change reaches them by their own revalidation.
+    /// </summary>
+    public event Action<RepositoryName, string>? TagsChanged;
+
     public Task<Digest?> ResolveAsync(RepositoryName name, string tag, CancellationToken cancellationToken) =>
         Links.ReadAsync(driver, StoragePaths.TagCurrentLink(name, tag), cancellationToken);
 
@@ -38,6 +44,7 @@ public sealed class TagStore(IStorageDriver driver)
         if (previous != digest)
         {
             await Links.WriteAsync(driver, current, digest, cancellationToken);
+            TagsChanged?.Invoke(name, tag);
         }
 
         if (previous is null)
@@ -53,6 +60,7 @@ public sealed class TagStore(IStorageDriver driver)
         var deleted = await Links.DeleteIfExistsAsync(driver, StoragePaths.Tag(name, tag), cancellationToken);
         if (deleted)
         {
+            TagsChanged?.Invoke(name, tag);
             await ListChangedAsync(name, cancellationToken);
         }
 

@@ -45,6 +45,9 @@ public sealed record RegistryConfiguration
     /// <summary><c>catalog</c>: the <c>/v2/_catalog</c> endpoint.</summary>
     public CatalogOptions Catalog { get; init; } = new();
 
+    /// <summary><c>ui</c> (Berth extension): the built-in web UI.</summary>
+    public UiOptions Ui { get; init; } = new();
+
     internal static RegistryConfiguration Read(SectionReader root)
     {
         // The loader has already checked the file's version; it decides how the rest is read, so Distribution
@@ -75,6 +78,7 @@ public sealed record RegistryConfiguration
             Proxy = root["proxy"].AsSection(ProxyOptions.Read),
             Validation = root["validation"].AsSection(ValidationOptions.Read),
             Catalog = root["catalog"].AsSection(CatalogOptions.Read),
+            Ui = root["ui"].AsSection(UiOptions.Read),
         };
 
         root["tags"].AsSection(tags =>
@@ -173,5 +177,31 @@ public sealed record CatalogOptions
     {
         var maxEntries = section["maxentries"].AsInt32(DefaultMaxEntries);
         return new CatalogOptions { MaxEntries = maxEntries <= 0 ? DefaultMaxEntries : maxEntries };
+    }
+}
+
+/// <summary><c>ui</c> (Berth extension): the web UI served beside <c>/v2/</c> on the registry's own listener.</summary>
+public sealed record UiOptions
+{
+    /// <summary>The longest a sign-in may last: a day's work, not a stolen laptop's week.</summary>
+    public static readonly TimeSpan MaxSessionLifetime = TimeSpan.FromDays(7);
+
+    /// <summary><c>ui.enabled</c> (default true); <c>REGISTRY_UI_ENABLED=false</c> leaves only the registry API (and an empty 200 at <c>/</c>, as registry:2).</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary><c>ui.sessionlifetime</c> (default 8h): how long a browser stays signed in.</summary>
+    public TimeSpan SessionLifetime { get; init; } = TimeSpan.FromHours(8);
+
+    internal static UiOptions Read(SectionReader section)
+    {
+        var defaults = new UiOptions();
+        var lifetimeValue = section["sessionlifetime"];
+        var lifetime = lifetimeValue.AsDuration(defaults.SessionLifetime);
+        if (lifetime <= TimeSpan.Zero || lifetime > MaxSessionLifetime)
+        {
+            throw lifetimeValue.Invalid("must be more than 0 and at most 168h");
+        }
+
+        return new UiOptions { Enabled = section["enabled"].AsBool(defaults.Enabled), SessionLifetime = lifetime };
     }
 }
