@@ -35,6 +35,7 @@ public sealed partial class WebUiEndpoints(
 {
     internal const int RepositoriesPerPage = 50;
     internal const int TagsPerPage = 100;
+    internal const int UsageRowsPerPage = 100;
 
     /// <summary>How long the repository list waits for a first storage-use walk before rendering without sizes.</summary>
     private static readonly TimeSpan UsageWait = TimeSpan.FromMilliseconds(150);
@@ -96,9 +97,12 @@ public sealed partial class WebUiEndpoints(
         }
 
         var report = await browser.UsageAsync(TimeSpan.FromSeconds(2), time, context.RequestAborted);
-        var rows = report?.Repositories.Where(repository => page.Viewer.MayPull(repository.Name)).OrderByDescending(repository => repository.Bytes)
+        var visible = report?.Repositories.Where(repository => page.Viewer.MayPull(repository.Name)).OrderByDescending(repository => repository.Bytes)
             .ThenBy(repository => repository.Name.Value, StringComparer.Ordinal).ToList() ?? [];
-        return Render<UsagePage>(context, new UsageModel(page, report, rows));
+        var pageCount = Math.Max(1, (visible.Count + UsageRowsPerPage - 1) / UsageRowsPerPage);
+        var pageNumber = Math.Clamp(PageNumber(context), 1, pageCount);
+        var rows = visible.Skip((pageNumber - 1) * UsageRowsPerPage).Take(UsageRowsPerPage).ToList();
+        return Render<UsagePage>(context, new UsageModel(page, report, rows, visible.Count, pageNumber, pageCount));
     }
 
     /// <summary>The confirmation page of a delete.</summary>
@@ -256,7 +260,7 @@ public sealed partial class WebUiEndpoints(
         var pageCount = Math.Max(1, (sorted.Count + TagsPerPage - 1) / TagsPerPage);
         var pageNumber = Math.Clamp(PageNumber(context), 1, pageCount);
         var shown = sorted.Skip((pageNumber - 1) * TagsPerPage).Take(TagsPerPage).ToList();
-        var summaries = await browser.SummariesAsync(name, shown.Select(row => row.Digest), cancellationToken);
+        var summaries = await browser.TaggedSummariesAsync(name, shown, cancellationToken);
         var rows = shown.Select(row => new TagTableRow(row, summaries.GetValueOrDefault(row.Digest))).ToList();
         var usage = await browser.UsageAsync(TimeSpan.Zero, time, cancellationToken);
         var notice = DeletedNotice(context, view);

@@ -43,7 +43,7 @@ public sealed record ImageModel(PageContext Page, string Name, string? Tag, Imag
 /// <summary>What a delete would remove, shown before it happens.</summary>
 public sealed record DeleteModel(PageContext Page, string Name, string? Tag, Digest Digest, IReadOnlyList<string> TagsGoing, string GarbageCollectionNote);
 
-public sealed record UsageModel(PageContext Page, StorageUsageReport? Report, IReadOnlyList<RepositoryUsage> Rows);
+public sealed record UsageModel(PageContext Page, StorageUsageReport? Report, IReadOnlyList<RepositoryUsage> Rows, int Total, int PageNumber, int PageCount);
 
 public sealed record SignInModel(PageContext Page, string? User, string? Error, string ReturnTo);
 
