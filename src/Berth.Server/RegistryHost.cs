@@ -325,7 +325,7 @@ public static partial class RegistryHost
     private static partial void LogConfigurationWarning(ILogger logger, string warning);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning,
-        Message = "No http.secret is set: a random one is used, so uploads cannot continue on another replica or after a restart of this one")]
+        Message = "No http.secret is set: a random one is used, so uploads cannot continue, and web UI sign-ins do not hold, on another replica or after a restart of this one")]
     private static partial void LogNoSecret(ILogger logger);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information,
