@@ -28,6 +28,7 @@ public sealed partial class WebUiEndpoints(
     RegistryApiOptions apiOptions,
     WebUiSettings settings,
     RegistryEvents events,
+    CollectionRequests collections,
     TimeProvider time,
     ILogger<WebUiEndpoints> logger,
     UiSessions? sessions = null,
@@ -121,7 +122,7 @@ public sealed partial class WebUiEndpoints(
 
         var (name, tag, digest) = (target.Name!, target.Tag, target.Digest!.Value);
         var going = await tags.TagsOfAsync(name, digest, context.RequestAborted);
-        return Render<DeletePage>(context, new DeleteModel(page, name.Value, tag, digest, going, settings.GarbageCollectionNote));
+        return Render<DeletePage>(context, new DeleteModel(page, name.Value, tag, digest, going, settings.GarbageCollectionNote, collections.Scheduled));
     }
 
     /// <summary>The delete itself: a form post from the confirmation page.</summary>
@@ -153,6 +154,10 @@ public sealed partial class WebUiEndpoints(
         {
             LogDeleted(logger, page.Viewer.User ?? "anonymous", name.Value, tag ?? digest.ToString());
             events.Publish(context, RegistryEvent.Delete, name, tag is null ? digest : null, null, 0, tag);
+            if (form["collect"] == "now" && collections.Scheduled)
+            {
+                collections.Request();
+            }
         }
 
         var notice = tag is not null ? "tag=" + Uri.EscapeDataString(tag) : "digest=" + Uri.EscapeDataString(digest.ToString());

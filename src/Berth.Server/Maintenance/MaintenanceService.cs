@@ -14,6 +14,7 @@ public sealed partial class MaintenanceService(
     StorageMaintenanceOptions options,
     UploadPurger purger,
     GarbageCollector collector,
+    CollectionRequests requests,
     TimeProvider time,
     ILogger<MaintenanceService> logger) : BackgroundService
 {
@@ -53,16 +54,38 @@ public sealed partial class MaintenanceService(
             LogRecovered(logger, recovered);
         }
 
-        await RepeatAsync(options.GarbageCollection.Interval, CollectAsync, stoppingToken);
+        requests.CollectorStarted();
+        await RepeatAsync(options.GarbageCollection.Interval, CollectAsync, stoppingToken, requests);
     }
 
-    private async Task RepeatAsync(TimeSpan interval, Func<CancellationToken, Task> run, CancellationToken stoppingToken)
+    /// <summary>Runs <paramref name="run"/> every <paramref name="interval"/>, and also whenever <paramref name="onDemand"/> asks.</summary>
+    private async Task RepeatAsync(TimeSpan interval, Func<CancellationToken, Task> run, CancellationToken stoppingToken,
+        CollectionRequests? onDemand = null)
     {
         using var timer = new PeriodicTimer(interval, time);
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            var tick = timer.WaitForNextTickAsync(stoppingToken).AsTask();
+            var asked = onDemand?.WaitAsync(stoppingToken) ?? Task.Delay(Timeout.Infinite, stoppingToken);
+            while (true)
             {
+                var woken = await Task.WhenAny(tick, asked);
+                await woken;
+                if (woken == tick)
+                {
+                    if (!await tick)
+                    {
+                        break;
+                    }
+
+                    tick = timer.WaitForNextTickAsync(stoppingToken).AsTask();
+                }
+                else
+                {
+                    LogRequestedRun(logger);
+                    asked = onDemand!.WaitAsync(stoppingToken);
+                }
+
                 try
                 {
                     await run(stoppingToken);
@@ -120,6 +143,9 @@ public sealed partial class MaintenanceService(
 
     [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "Garbage collection restored {Count} blobs an interrupted run had quarantined")]
     private static partial void LogRecovered(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 6005, Level = LogLevel.Information, Message = "Garbage collection asked for now (web UI)")]
+    private static partial void LogRequestedRun(ILogger logger);
 
     [LoggerMessage(EventId = 6004, Level = LogLevel.Error, Message = "A maintenance run failed; it is retried at the next interval")]
     private static partial void LogRunFailed(ILogger logger, Exception exception);

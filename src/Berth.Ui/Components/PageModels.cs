@@ -41,7 +41,9 @@ public sealed record ImageModel(PageContext Page, string Name, string? Tag, Imag
     IReadOnlyList<ImageSummary> Referrers, IReadOnlyList<string> Tags, bool MayDelete, string? DeleteUnavailable);
 
 /// <summary>What a delete would remove, shown before it happens.</summary>
-public sealed record DeleteModel(PageContext Page, string Name, string? Tag, Digest Digest, IReadOnlyList<string> TagsGoing, string GarbageCollectionNote);
+/// <param name="CollectNow">Online garbage collection runs in this process and can be asked to run right after the delete.</param>
+public sealed record DeleteModel(PageContext Page, string Name, string? Tag, Digest Digest, IReadOnlyList<string> TagsGoing, string GarbageCollectionNote,
+    bool CollectNow);
 
 public sealed record UsageModel(PageContext Page, StorageUsageReport? Report, IReadOnlyList<RepositoryUsage> Rows, int Total, int PageNumber, int PageCount);
 
