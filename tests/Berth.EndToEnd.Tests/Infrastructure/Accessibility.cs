@@ -114,11 +114,12 @@ public static partial class KeyboardNavigation
     /// <summary>The focused element's role and accessible name (from Playwright's ARIA snapshot), tag and id.</summary>
     public static async Task<FocusedElement> FocusedAsync(IPage page)
     {
-        var element = await page.EvaluateAsync<ActiveElementInfo?>("""
+        // [tag, id], or nothing when the focus is on the document itself.
+        var element = await page.EvaluateAsync<string[]?>("""
             () => {
               const active = document.activeElement;
               if (!active || active === document.body || active === document.documentElement) return null;
-              return { tagName: active.tagName.toLowerCase(), id: active.id || null };
+              return [active.tagName.toLowerCase(), active.id];
             }
             """);
         if (element is null)
@@ -128,7 +129,7 @@ public static partial class KeyboardNavigation
 
         var snapshot = await page.Locator("*:focus").First.AriaSnapshotAsync();
         var (role, name) = ParseAriaLine(snapshot);
-        return new FocusedElement(role, name, element.TagName, element.Id);
+        return new FocusedElement(role, name, element[0], string.IsNullOrEmpty(element[1]) ? null : element[1]);
     }
 
     /// <summary>Every visible input (but hidden, submit, button, reset, image), select and textarea that has no accessible name.</summary>
@@ -182,6 +183,4 @@ public static partial class KeyboardNavigation
 
     [GeneratedRegex("""^\s*-\s+(?<role>[\w-]+)(?:\s+"(?<name>(?:[^"\\]|\\.)*)")?""")]
     private static partial Regex AriaLine();
-
-    private sealed record ActiveElementInfo(string TagName, string? Id);
 }

@@ -32,6 +32,9 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <summary>What chromium reports as its version, for failure messages and logs.</summary>
     public string Version => Browser.Version;
 
+    /// <summary>How long starting Playwright's driver and chromium took (the first test of a class waits for it).</summary>
+    public TimeSpan LaunchTime { get; private set; }
+
     public async Task InitializeAsync()
     {
         if (!File.Exists(ChromiumPath))
@@ -41,6 +44,7 @@ public sealed class BrowserFixture : IAsyncLifetime
                 "(or apt-get install chromium). Playwright's own browser download is not used.");
         }
 
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
         _playwright = await Playwright.CreateAsync();
         var arguments = new List<string>
         {
@@ -62,6 +66,7 @@ public sealed class BrowserFixture : IAsyncLifetime
             Args = arguments,
             Timeout = 60_000,
         });
+        LaunchTime = stopwatch.Elapsed;
     }
 
     /// <summary>
