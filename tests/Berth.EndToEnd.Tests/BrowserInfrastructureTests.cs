@@ -48,6 +48,15 @@ public sealed class BrowserInfrastructureTests(BerthFixture berth, BrowserFixtur
     }
 
     [Fact]
+    public void EnsureChromiumInstalled_Missing_NamesTheFix()
+    {
+        var failure = Assert.Throws<InvalidOperationException>(() => BrowserFixture.EnsureChromiumInstalled("/nonexistent/chromium"));
+
+        Assert.Contains("install chromium: sudo scripts/test.sh", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("/nonexistent/chromium", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Browser_CopyButton_PutsTextOnClipboard()
     {
         await using var session = await browser.NewSessionAsync(berth.Registry);

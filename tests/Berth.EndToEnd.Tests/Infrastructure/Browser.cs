@@ -37,13 +37,7 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        if (!File.Exists(ChromiumPath))
-        {
-            throw new InvalidOperationException(
-                $"The browser tests need Debian's chromium at {ChromiumPath}, which is missing: install chromium: sudo scripts/test.sh " +
-                "(or apt-get install chromium). Playwright's own browser download is not used.");
-        }
-
+        EnsureChromiumInstalled(ChromiumPath);
         var stopwatch = System.Diagnostics.Stopwatch.StartNew();
         _playwright = await Playwright.CreateAsync();
         var arguments = new List<string>
@@ -69,6 +63,17 @@ public sealed class BrowserFixture : IAsyncLifetime
         LaunchTime = stopwatch.Elapsed;
     }
 
+    /// <summary>Throws the one message that names the fix when <paramref name="path"/> (the browser) does not exist.</summary>
+    public static void EnsureChromiumInstalled(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new InvalidOperationException(
+                $"The browser tests need Debian's chromium at {path}, which is missing: install chromium: sudo scripts/test.sh " +
+                "(or apt-get install chromium). Playwright's own browser download is not used.");
+        }
+    }
+
     /// <summary>
     /// A fresh context (no cookies, no storage; clipboard-read and clipboard-write granted) and one page in it. Dispose it
     /// at the end of the test.
@@ -83,6 +88,7 @@ public sealed class BrowserFixture : IAsyncLifetime
             Locale = "en-US",
             TimezoneId = "UTC",
             StorageStatePath = options.StorageStatePath,
+            IgnoreHTTPSErrors = options.IgnoreHttpsErrors,
         };
         if (options.Credentials is { } credentials)
         {
@@ -127,6 +133,16 @@ public sealed class BrowserFixture : IAsyncLifetime
     }
 }
 
+/// <summary>
+/// The test classes that share one chromium (<c>[Collection(BrowserCollection.Name)]</c> on the class, the fixture taken
+/// in its constructor): one browser launch for all of them, and they run one after another (one clipboard).
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class BrowserCollection : ICollectionFixture<BrowserFixture>
+{
+    public const string Name = "Browser";
+}
+
 /// <summary>How <see cref="BrowserFixture.NewSessionAsync(BrowserSessionOptions?)"/> sets up a context.</summary>
 public sealed record BrowserSessionOptions
 {
@@ -138,6 +154,9 @@ public sealed record BrowserSessionOptions
 
     /// <summary>A storage state (cookies, local storage) saved by <see cref="BrowserSession.SaveStorageStateAsync"/>, e.g. a signed-in session.</summary>
     public string? StorageStatePath { get; init; }
+
+    /// <summary>Accept any server certificate (a registry over TLS with a test CA chromium does not trust).</summary>
+    public bool IgnoreHttpsErrors { get; init; }
 
     public int ViewportWidth { get; init; } = 1280;
 

@@ -189,7 +189,7 @@ public sealed class RegistryTestData : IDisposable
     /// own digest and date as in a real CI-fed repository; without, all tags name one manifest. Tags are
     /// <c>build-00000</c>... unless <paramref name="tagName"/> names them. The time reported is the PUTs' only.
     /// </summary>
-    public async Task<BulkPushResult> CreateTagsAsync(string repository, int count, int concurrency = 8, bool distinctManifests = true,
+    public async Task<BulkPushResult> CreateTagsAsync(string repository, int count, int concurrency = 16, bool distinctManifests = true,
         Func<int, string>? tagName = null)
     {
         tagName ??= i => $"build-{i.ToString("D5", CultureInfo.InvariantCulture)}";
@@ -219,7 +219,7 @@ public sealed class RegistryTestData : IDisposable
     /// the manifest is PUT; <paramref name="concurrency"/> repositories at a time. The time reported covers every
     /// repository but the first.
     /// </summary>
-    public async Task<BulkPushResult> CreateRepositoriesAsync(string prefix, int count, string tag = "latest", int concurrency = 8,
+    public async Task<BulkPushResult> CreateRepositoriesAsync(string prefix, int count, string tag = "latest", int concurrency = 16,
         Func<int, string>? repositoryName = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
