@@ -12,11 +12,12 @@
 # haproxy: the load balancer in front of the scale-out replicas. redis-server: the blob descriptor cache the
 # replicas share (the tests start their own). umoci: OCI layouts without a daemon. strace: the durability
 # test watches the server's renames and directory syncs. openssl: test certificates. python3: scripts/test.sh
-# counts results with it. curl, jq: debugging by hand.
+# counts results with it. curl, jq: debugging by hand. chromium: the headless browser the web UI's end-to-end
+# tests drive through Microsoft.Playwright (/usr/bin/chromium; Playwright's own browser download is never used).
 # Installed with recommends: podman's network backend (netavark) and helpers come that way, as on the
 # machines the tests were written on.
 prerequisite_packages=(skopeo buildah podman golang-github-containers-common docker-registry docker.io debootstrap
-  iproute2 haproxy redis-server umoci strace openssl python3 curl jq ca-certificates)
+  iproute2 haproxy redis-server umoci strace openssl python3 curl jq ca-certificates chromium)
 
 # The S3 store these machines share, beside the repository (absent on a contributor's machine).
 s3_start_script=../shared/tools/s3/start-s3.sh

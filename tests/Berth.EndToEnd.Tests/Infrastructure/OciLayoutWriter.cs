@@ -23,6 +23,40 @@ public sealed record OciDescriptor(string MediaType, string Digest, long Size);
 
 public sealed record OciPlatform(string Os, string Architecture, string? Variant = null);
 
+/// <summary>One entry of an image config's history (<c>created_by</c> is the Dockerfile instruction a UI shows).</summary>
+/// <param name="EmptyLayer">True for an instruction that made no layer (LABEL, ENV, ENTRYPOINT...).</param>
+public sealed record OciHistoryEntry(string CreatedBy, string? Comment = null, bool EmptyLayer = false);
+
+/// <summary>
+/// What an image's config says beyond its layers, for images a UI displays. Null members keep the defaults
+/// (<c>PATH</c> in Env, <c>Cmd /bin/true</c>, one history entry per layer).
+/// </summary>
+public sealed record OciImageConfig
+{
+    public IReadOnlyDictionary<string, string>? Labels { get; init; }
+
+    public IReadOnlyList<string>? Env { get; init; }
+
+    public IReadOnlyList<string>? Entrypoint { get; init; }
+
+    public IReadOnlyList<string>? Cmd { get; init; }
+
+    public string? WorkingDir { get; init; }
+
+    public string? User { get; init; }
+
+    public IReadOnlyList<string>? ExposedPorts { get; init; }
+
+    /// <summary>The history; its entries without <see cref="OciHistoryEntry.EmptyLayer"/> must be as many as the layers.</summary>
+    public IReadOnlyList<OciHistoryEntry>? History { get; init; }
+
+    /// <summary>The config's <c>created</c> time; a fixed 2024 date by default.</summary>
+    public DateTimeOffset? Created { get; init; }
+
+    /// <summary>Annotations of the manifest (not the config); the default is an <c>org.opencontainers.image.title</c>.</summary>
+    public IReadOnlyDictionary<string, string>? ManifestAnnotations { get; init; }
+}
+
 /// <summary>One image written into a layout: its manifest, config and gzipped layers, and the digests of the uncompressed layers.</summary>
 public sealed record OciImage(
     OciDescriptor Manifest, OciDescriptor Config, IReadOnlyList<OciDescriptor> Layers, IReadOnlyList<string> DiffIds, OciPlatform Platform);
@@ -96,7 +130,10 @@ public sealed class OciLayoutWriter
     public byte[] ReadBlob(string digest) => File.ReadAllBytes(Path.Combine(BlobDirectory, Digests.Hex(digest)));
 
     /// <summary>Writes an image with one gzipped layer of random content per entry of <paramref name="layerSizes"/>.</summary>
-    public OciImage AddImage(OciPlatform platform, params int[] layerSizes)
+    public OciImage AddImage(OciPlatform platform, params int[] layerSizes) => AddImage(platform, null, layerSizes);
+
+    /// <summary>Writes an image whose config carries <paramref name="imageConfig"/> (labels, env, entrypoint, history...).</summary>
+    public OciImage AddImage(OciPlatform platform, OciImageConfig? imageConfig, params int[] layerSizes)
     {
         var layers = new List<OciDescriptor>();
         var diffIds = new List<string>();
@@ -107,14 +144,15 @@ public sealed class OciLayoutWriter
             layers.Add(WriteBlob(Gzip(tar), MediaTypes.OciLayerGzip));
         }
 
-        var config = WriteBlob(Encoding.UTF8.GetBytes(ConfigJson(platform, diffIds).ToJsonString()), MediaTypes.OciConfig);
+        var config = WriteBlob(Encoding.UTF8.GetBytes(ConfigJson(platform, diffIds, imageConfig).ToJsonString()), MediaTypes.OciConfig);
+        var annotations = imageConfig?.ManifestAnnotations ?? new Dictionary<string, string> { ["org.opencontainers.image.title"] = "berth end-to-end test image" };
         var manifest = new JsonObject
         {
             ["schemaVersion"] = 2,
             ["mediaType"] = MediaTypes.OciManifest,
             ["config"] = DescriptorJson(config),
             ["layers"] = new JsonArray([.. layers.Select(l => (JsonNode)DescriptorJson(l))]),
-            ["annotations"] = new JsonObject { ["org.opencontainers.image.title"] = "berth end-to-end test image" },
+            ["annotations"] = StringMap(annotations),
         };
         var manifestDescriptor = WriteBlob(Encoding.UTF8.GetBytes(manifest.ToJsonString()), MediaTypes.OciManifest);
         return new OciImage(manifestDescriptor, config, layers, diffIds, platform);
@@ -174,23 +212,79 @@ public sealed class OciLayoutWriter
         return json;
     }
 
-    private static JsonObject ConfigJson(OciPlatform platform, IReadOnlyList<string> diffIds)
+    private static JsonObject ConfigJson(OciPlatform platform, IReadOnlyList<string> diffIds, OciImageConfig? imageConfig)
     {
         var config = PlatformJson(platform);
-        config["created"] = FixedTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
-        config["config"] = new JsonObject
+        var created = (imageConfig?.Created ?? FixedTime).ToUniversalTime();
+        config["created"] = created.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        var runtime = new JsonObject
         {
-            ["Env"] = new JsonArray("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-            ["Cmd"] = new JsonArray("/bin/true"),
+            ["Env"] = Strings(imageConfig?.Env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]),
+            ["Cmd"] = Strings(imageConfig?.Cmd ?? ["/bin/true"]),
         };
+        if (imageConfig?.Entrypoint is { } entrypoint)
+        {
+            runtime["Entrypoint"] = Strings(entrypoint);
+        }
+
+        if (imageConfig?.Labels is { } labels)
+        {
+            runtime["Labels"] = StringMap(labels);
+        }
+
+        if (imageConfig?.WorkingDir is { } workingDir)
+        {
+            runtime["WorkingDir"] = workingDir;
+        }
+
+        if (imageConfig?.User is { } user)
+        {
+            runtime["User"] = user;
+        }
+
+        if (imageConfig?.ExposedPorts is { } ports)
+        {
+            runtime["ExposedPorts"] = new JsonObject(ports.Select(port => KeyValuePair.Create(port, (JsonNode?)new JsonObject())));
+        }
+
+        config["config"] = runtime;
         config["rootfs"] = new JsonObject
         {
             ["type"] = "layers",
-            ["diff_ids"] = new JsonArray([.. diffIds.Select(d => (JsonNode)JsonValue.Create(d))]),
+            ["diff_ids"] = Strings(diffIds),
         };
-        config["history"] = new JsonArray([.. diffIds.Select((_, i) => (JsonNode)new JsonObject { ["created_by"] = $"berth e2e layer {i}" })]);
+        var history = imageConfig?.History ?? [.. diffIds.Select((_, i) => new OciHistoryEntry($"berth e2e layer {i}"))];
+        var layerEntries = history.Count(entry => !entry.EmptyLayer);
+        if (layerEntries != diffIds.Count)
+        {
+            throw new ArgumentException($"The history has {layerEntries} entries with a layer for {diffIds.Count} layers.", nameof(imageConfig));
+        }
+
+        config["history"] = new JsonArray([.. history.Select(entry =>
+        {
+            // The default history stays as it always was (created_by only); a given one is dated like the config.
+            var json = imageConfig?.History is null
+                ? new JsonObject { ["created_by"] = entry.CreatedBy }
+                : new JsonObject { ["created"] = config["created"]!.DeepClone(), ["created_by"] = entry.CreatedBy };
+            if (entry.Comment is not null)
+            {
+                json["comment"] = entry.Comment;
+            }
+
+            if (entry.EmptyLayer)
+            {
+                json["empty_layer"] = true;
+            }
+
+            return (JsonNode)json;
+        })]);
         return config;
     }
+
+    private static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(value => (JsonNode)JsonValue.Create(value))]);
+
+    private static JsonObject StringMap(IReadOnlyDictionary<string, string> values) =>
+        new(values.Select(pair => KeyValuePair.Create(pair.Key, (JsonNode?)JsonValue.Create(pair.Value))));
 
     /// <summary>A tar with a directory, a small text file and <paramref name="randomBytes"/> of random data.</summary>
     private static byte[] RandomLayerTar(int layerNumber, int randomBytes)

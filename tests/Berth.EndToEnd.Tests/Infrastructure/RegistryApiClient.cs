@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Text;
 using System.Text.Json.Nodes;
 
 namespace Berth.EndToEnd.Tests.Infrastructure;
@@ -47,10 +48,17 @@ public sealed class RegistryApiClient : IDisposable
 
     private readonly HttpClient _http;
 
-    public RegistryApiClient(RegistryProcess registry)
+    /// <param name="registry">The registry to talk to.</param>
+    /// <param name="credentials">Sent as HTTP Basic on every request (a registry with htpasswd auth), or none.</param>
+    public RegistryApiClient(RegistryProcess registry, NetworkCredential? credentials = null)
     {
         Registry = registry;
         _http = new HttpClient { BaseAddress = registry.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        if (credentials is not null)
+        {
+            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
+                "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{credentials.UserName}:{credentials.Password}")));
+        }
     }
 
     public RegistryProcess Registry { get; }
@@ -97,6 +105,89 @@ public sealed class RegistryApiClient : IDisposable
         return Strings(json["repositories"]);
     }
 
+    /// <summary>Every repository name, following the catalog's Link header page by page (<paramref name="pageSize"/> per request).</summary>
+    public async Task<IReadOnlyList<string>> ListAllRepositoriesAsync(int pageSize = 1000)
+    {
+        var names = new List<string>();
+        string? next = $"v2/_catalog?n={pageSize}";
+        while (next is not null)
+        {
+            using var response = await _http.GetAsync(new Uri(next, UriKind.Relative));
+            await EnsureStatusAsync(response, HttpStatusCode.OK);
+            var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())?.AsObject();
+            names.AddRange(Strings(json?["repositories"]));
+            next = response.Headers.TryGetValues("Link", out var links) ? NextLink(links.First()) : null;
+        }
+
+        return names;
+    }
+
+    /// <summary>
+    /// Uploads a blob in one request (POST /blobs/uploads/ then PUT ?digest=, as registry:2 clients do for small blobs)
+    /// unless the repository already has it (HEAD answers 200); returns its descriptor.
+    /// </summary>
+    public async Task<OciDescriptor> PushBlobAsync(string repository, byte[] content, string mediaType, CancellationToken cancellationToken = default)
+    {
+        var digest = Digests.Sha256(content);
+        using (var head = new HttpRequestMessage(HttpMethod.Head, new Uri($"v2/{repository}/blobs/{digest}", UriKind.Relative)))
+        using (var existing = await _http.SendAsync(head, cancellationToken))
+        {
+            if (existing.StatusCode == HttpStatusCode.OK)
+            {
+                return new OciDescriptor(mediaType, digest, content.LongLength);
+            }
+        }
+
+        using var start = await _http.PostAsync(new Uri($"v2/{repository}/blobs/uploads/", UriKind.Relative), null, cancellationToken);
+        await EnsureStatusAsync(start, HttpStatusCode.Accepted);
+        var location = start.Headers.Location ?? throw new InvalidOperationException($"POST /v2/{repository}/blobs/uploads/ gave no Location.");
+        using var body = new ByteArrayContent(content);
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var put = await _http.PutAsync(WithQuery(location, $"digest={Uri.EscapeDataString(digest)}"), body, cancellationToken);
+        await EnsureStatusAsync(put, HttpStatusCode.Created);
+        return new OciDescriptor(mediaType, digest, content.LongLength);
+    }
+
+    /// <summary>Mounts a blob another repository of this registry holds (POST ?mount=&amp;from=); fails unless the registry answers 201.</summary>
+    public async Task MountBlobAsync(string repository, string fromRepository, string digest, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.PostAsync(
+            new Uri($"v2/{repository}/blobs/uploads/?mount={Uri.EscapeDataString(digest)}&from={Uri.EscapeDataString(fromRepository)}", UriKind.Relative),
+            null, cancellationToken);
+        await EnsureStatusAsync(response, HttpStatusCode.Created);
+    }
+
+    /// <summary>PUTs a manifest or index under a tag or its digest; fails unless 201; returns the digest the registry answered.</summary>
+    public async Task<string> PutManifestAsync(string repository, string reference, byte[] content, string mediaType,
+        CancellationToken cancellationToken = default)
+    {
+        using var body = new ByteArrayContent(content);
+        body.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+        using var response = await _http.PutAsync(new Uri($"v2/{repository}/manifests/{reference}", UriKind.Relative), body, cancellationToken);
+        await EnsureStatusAsync(response, HttpStatusCode.Created);
+        return DigestHeader(response) ?? Digests.Sha256(content);
+    }
+
+    /// <summary>Pushes an image a layout holds (its layers and config, then its manifest under <paramref name="reference"/>) over the HTTP API.</summary>
+    public async Task PushLayoutImageAsync(string repository, string reference, OciLayoutWriter layout, OciImage image,
+        CancellationToken cancellationToken = default)
+    {
+        foreach (var blob in image.Layers.Append(image.Config))
+        {
+            await PushBlobAsync(repository, layout.ReadBlob(blob.Digest), blob.MediaType, cancellationToken);
+        }
+
+        await PutManifestAsync(repository, reference, layout.ReadBlob(image.Manifest.Digest), image.Manifest.MediaType, cancellationToken);
+    }
+
+    /// <summary>GET /v2/REPO/referrers/DIGEST (optionally filtered by artifactType): the entries of the index it answers.</summary>
+    public async Task<IReadOnlyList<JsonObject>> GetReferrersAsync(string repository, string digest, string? artifactType = null)
+    {
+        var query = artifactType is null ? "" : $"?artifactType={Uri.EscapeDataString(artifactType)}";
+        var index = await GetJsonAsync($"v2/{repository}/referrers/{digest}{query}");
+        return [.. (index["manifests"] as JsonArray ?? []).Select(entry => entry!.AsObject())];
+    }
+
     /// <summary>Any other request, for protocol details the clients do not expose (e.g. a cross-repository mount).</summary>
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request) => _http.SendAsync(request);
 
@@ -132,6 +223,21 @@ public sealed class RegistryApiClient : IDisposable
         await EnsureStatusAsync(response, HttpStatusCode.OK);
         var body = await response.Content.ReadAsStringAsync();
         return JsonNode.Parse(body)?.AsObject() ?? throw new FormatException($"GET {relativeUri}: not a JSON object: {body}");
+    }
+
+    /// <summary>The relative URI of a <c>Link: &lt;/v2/...&gt;; rel="next"</c> header.</summary>
+    private static string? NextLink(string link)
+    {
+        var start = link.IndexOf('<', StringComparison.Ordinal);
+        var end = link.IndexOf('>', StringComparison.Ordinal);
+        return start < 0 || end <= start ? null : link[(start + 1)..end].TrimStart('/');
+    }
+
+    /// <summary>An upload Location (absolute or relative) with a query parameter added.</summary>
+    private static Uri WithQuery(Uri location, string parameter)
+    {
+        var text = location.ToString();
+        return new Uri(text + (text.Contains('?', StringComparison.Ordinal) ? "&" : "?") + parameter, UriKind.RelativeOrAbsolute);
     }
 
     private static List<string> Strings(JsonNode? array) =>
