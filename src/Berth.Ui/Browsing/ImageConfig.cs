@@ -25,6 +25,10 @@ public sealed record ImageConfig(
     IReadOnlyDictionary<string, string> Labels,
     IReadOnlyList<HistoryStep> History)
 {
+    /// <summary>True when the configuration says nothing about how to run the image (an artifact's empty <c>{}</c>).</summary>
+    public bool IsEmpty => Entrypoint.Count == 0 && Command.Count == 0 && Environment.Count == 0 && string.IsNullOrEmpty(WorkingDirectory)
+        && string.IsNullOrEmpty(User) && ExposedPorts.Count == 0 && string.IsNullOrEmpty(Author) && Labels.Count == 0;
+
     /// <summary>Reads a configuration blob; null when it is not a JSON object (an artifact's config often is not).</summary>
     public static ImageConfig? TryParse(ReadOnlySpan<byte> content)
     {

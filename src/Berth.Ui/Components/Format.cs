@@ -54,11 +54,16 @@ public static class Format
         };
     }
 
-    public static string Count(int count, string noun) => Plural(count, noun, suffix: "");
+    /// <summary>"1 tag", "5,000 tags", "2 repositories".</summary>
+    public static string Count(int count, string noun) =>
+        string.Create(CultureInfo.InvariantCulture, $"{count:N0} {(count == 1 ? noun : PluralOf(noun))}");
 
     /// <summary>The first 12 hex digits of a digest, as <c>docker images</c> shows ids.</summary>
     public static string ShortDigest(Berth.Core.Digest digest) => digest.Encoded.Length > 12 ? digest.Encoded[..12] : digest.Encoded;
 
     private static string Plural(int count, string noun, string suffix = " ago") =>
-        string.Create(CultureInfo.InvariantCulture, $"{count} {noun}{(count == 1 ? "" : "s")}{suffix}");
+        string.Create(CultureInfo.InvariantCulture, $"{count} {(count == 1 ? noun : PluralOf(noun))}{suffix}");
+
+    private static string PluralOf(string noun) =>
+        noun.Length > 1 && noun[^1] == 'y' && !"aeiou".Contains(noun[^2], StringComparison.Ordinal) ? noun[..^1] + "ies" : noun + "s";
 }
