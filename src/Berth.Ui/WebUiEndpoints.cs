@@ -64,8 +64,8 @@ public sealed partial class WebUiEndpoints(
             async (index, token) =>
             {
                 var name = names[index];
-                var view = RepositoryName.TryParse(name, out var parsed) ? await browser.TagsAsync(parsed, token) : null;
-                rows[index] = new RepositoryRow(name, view?.Count, view?.LastPush, usageByName?.GetValueOrDefault(name));
+                var overview = RepositoryName.TryParse(name, out var parsed) ? await browser.OverviewAsync(parsed, token) : null;
+                rows[index] = new RepositoryRow(name, overview?.Tags, overview?.LastPush, usageByName?.GetValueOrDefault(name));
             });
 
         var catalogEmpty = visible.Count == 0 && string.IsNullOrEmpty(filter);

@@ -42,6 +42,9 @@ public sealed partial class RegistryBrowser : IDisposable
     /// <summary>The same on object storage, where the walk lists every repository's link trees.</summary>
     public static readonly TimeSpan RemoteUsageFreshFor = TimeSpan.FromMinutes(30);
 
+    /// <summary>The most tag links a row of the repository list reads while the page waits.</summary>
+    public const int OverviewTagReadLimit = 200;
+
     private const int ReadParallelism = 32;
     private const int MaxCachedSummaries = 50_000;
     private const int MaxCachedConfigs = 20_000;
@@ -125,6 +128,29 @@ public sealed partial class RegistryBrowser : IDisposable
         var view = await ReadTagsAsync(name, listed, previous, cancellationToken);
         Remember(name, view);
         return view;
+    }
+
+    /// <summary>
+    /// A repository's row in the list: its tag count, and its last push when known without reading more than
+    /// <see cref="OverviewTagReadLimit"/> links now. A bigger repository without a tag view yet gets one built in the
+    /// background, so its last push shows from the next view on; null when the repository does not exist.
+    /// </summary>
+    public async Task<RepositoryOverview?> OverviewAsync(RepositoryName name, CancellationToken cancellationToken)
+    {
+        var listed = await _tags.ListAsync(name, cancellationToken);
+        if (listed is null)
+        {
+            return null;
+        }
+
+        if (_tagViews.TryGetValue(name.Value, out var view) || listed.Count <= OverviewTagReadLimit)
+        {
+            view = await TagsAsync(name, cancellationToken);
+            return view is null ? null : new RepositoryOverview(view.Count, view.LastPush);
+        }
+
+        RefreshInBackground(name, listed);
+        return new RepositoryOverview(listed.Count, null);
     }
 
     /// <summary>

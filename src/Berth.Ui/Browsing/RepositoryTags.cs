@@ -59,3 +59,6 @@ public enum TagOrder
     Name,
     Newest,
 }
+
+/// <summary>What the repository list shows of a repository: tag count and, when known, the last push.</summary>
+public sealed record RepositoryOverview(int Tags, DateTimeOffset? LastPush);
