@@ -60,5 +60,9 @@ public static class Format
     public static string ShortDigest(Berth.Core.Digest digest) => digest.Encoded.Length > 12 ? digest.Encoded[..12] : digest.Encoded;
 
     private static string Plural(int count, string noun, string suffix = " ago") =>
-        string.Create(CultureInfo.InvariantCulture, $"{count} {noun}{(count == 1 ? "" : "s")}{suffix}");
+        string.Create(CultureInfo.InvariantCulture, $"{count} {(count == 1 ? noun : PluralOf(noun))}{suffix}");
+
+    /// <summary>"tags", "days", "repositories".</summary>
+    private static string PluralOf(string noun) =>
+        noun.Length > 1 && noun[^1] == 'y' && "aeiou".IndexOf(noun[^2], StringComparison.Ordinal) < 0 ? noun[..^1] + "ies" : noun + "s";
 }
