@@ -249,6 +249,47 @@ public sealed class UiSessionsTests
     }
 
     [Theory]
+    [InlineData("https", "registry.example.com", "https://registry.example.com", true)]
+    [InlineData("https", null, "https://registry.example:5000", true)]
+    [InlineData("https", "registry.example.com", "https://evil.example", false)]
+    [InlineData(null, null, "https://registry.example:5000", false)]
+    public void IsGenuineForm_BehindForwardingProxy_AcceptsThePublicOrigin(string? proto, string? host, string origin, bool accepted)
+    {
+        var cookie = SignIn("alice");
+        var token = _sessions.Identify(Request(session: cookie)).CsrfToken;
+        var context = Request(session: cookie);
+        context.Request.Headers.Origin = origin;
+        if (proto is not null)
+        {
+            context.Request.Headers["X-Forwarded-Proto"] = proto;
+        }
+
+        if (host is not null)
+        {
+            context.Request.Headers["X-Forwarded-Host"] = host;
+        }
+
+        Assert.Equal(accepted, _sessions.IsGenuineForm(context, token));
+    }
+
+    [Fact]
+    public void IsGenuineForm_ExternalBase_AcceptsItsOrigin()
+    {
+        var sessions = new UiSessions(_accounts, Secret, Lifetime, _time, new Uri("https://registry.example.com/"));
+        var context = Request();
+        sessions.SignIn(context, "alice");
+        var cookie = CookieValue(context, UiSessions.SessionCookie);
+        var token = sessions.Identify(Request(session: cookie)).CsrfToken;
+        var posted = Request(session: cookie);
+        posted.Request.Headers.Origin = "https://registry.example.com";
+        var foreign = Request(session: cookie);
+        foreign.Request.Headers.Origin = "https://evil.example";
+
+        Assert.True(sessions.IsGenuineForm(posted, token));
+        Assert.False(sessions.IsGenuineForm(foreign, token));
+    }
+
+    [Theory]
     [InlineData("cross-site")]
     [InlineData("same-site")]
     public void IsGenuineForm_SecFetchSiteNotSameOrigin_IsRefused(string site)
