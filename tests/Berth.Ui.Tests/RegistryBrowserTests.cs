@@ -160,6 +160,26 @@ public sealed class RegistryBrowserTests : IDisposable
         Assert.NotNull(complete!.Size);
     }
 
+    /// <summary>
+    /// An index's size depends on which children the repository holds, not only on its content: a summary cached while
+    /// every child was there goes on claiming a size after a child is deleted.
+    /// </summary>
+    [Fact]
+    public async Task SummaryAsync_ChildDeletedAfterAView_HasNoSize()
+    {
+        var name = UiHarness.Name("team/shrunk");
+        var kept = await PushImageAsync(name, null);
+        var deleted = await PushImageAsync(name, null);
+        var index = await _h.PutManifestAsync(name, "latest",
+            UiHarness.Index((kept.Digest, kept.Size, "amd64"), (deleted.Digest, deleted.Size, "arm64")), UiHarness.OciIndex);
+        Assert.NotNull((await _h.Browser.SummaryAsync(name, index.Digest, Ct))!.Size);
+
+        Assert.True(await _h.Manifests.DeleteAsync(name, deleted.Digest, Ct));
+        var after = await _h.Browser.SummaryAsync(name, index.Digest, Ct);
+
+        Assert.Null(after!.Size);
+    }
+
     [Fact]
     public async Task ReferrersAsync_ArtifactWithSubject_IsListedWithItsArtifactType()
     {

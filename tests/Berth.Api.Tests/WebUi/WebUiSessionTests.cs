@@ -22,6 +22,35 @@ public sealed class WebUiSessionTests
     }
 
     [Fact]
+    public async Task SignIn_TooManyFailures_Is429OnTheFormAndTheApi()
+    {
+        using var sandbox = new AuthSandbox();
+        var htpasswd = sandbox.WriteHtpasswd(("alice", "alice-pw"));
+        await using var server = await sandbox.StartAsync(
+            $"auth:\n  htpasswd:\n    realm: UI\n    path: '{htpasswd}'\naccess:\n  failedlogins:\n    limit: 3\n    threshold: 3\n");
+        using var browser = new UiBrowser(server.Client(), server.BaseAddress);
+        var token = (await browser.GetAsync("/sign-in")).CsrfToken;
+
+        var failures = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            failures.Add((await browser.PostFormAsync("/sign-in",
+                UiBrowser.Fields(("csrf", token), ("return", "/"), ("user", "alice"), ("password", "wrong-" + i)))).Status);
+        }
+
+        var throttled = await browser.PostFormAsync("/sign-in",
+            UiBrowser.Fields(("csrf", token), ("return", "/"), ("user", "alice"), ("password", "alice-pw")));
+        using var api = server.Client("alice", "alice-pw");
+        using var v2 = await api.GetAsync(new Uri("/v2/", UriKind.Relative));
+
+        Assert.All(failures, status => Assert.Equal(HttpStatusCode.Unauthorized, status));
+        Assert.Equal(HttpStatusCode.TooManyRequests, throttled.Status);
+        Assert.Contains("Too many failed sign-ins", throttled.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain(browser.SetCookies, header => header.StartsWith("berth_session=", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.TooManyRequests, v2.StatusCode);
+    }
+
+    [Fact]
     public async Task Session_PasswordChangedInTheFile_Ends()
     {
         using var sandbox = new AuthSandbox();
