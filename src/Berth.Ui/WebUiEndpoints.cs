@@ -133,8 +133,8 @@ public sealed partial class WebUiEndpoints(
             return Off(context);
         }
 
-        var form = await context.Request.ReadFormAsync(context.RequestAborted);
-        if (!sessions!.IsGenuineForm(context, form[UiSessions.CsrfField]))
+        var form = await ReadFormAsync(context);
+        if (form is null || !sessions!.IsGenuineForm(context, form[UiSessions.CsrfField]))
         {
             return FormRefused(context, page);
         }
@@ -186,12 +186,13 @@ public sealed partial class WebUiEndpoints(
             return Off(context);
         }
 
-        var form = await context.Request.ReadFormAsync(context.RequestAborted);
-        var returnTo = LocalReturn(form["return"]);
-        if (!sessions!.IsGenuineForm(context, form[UiSessions.CsrfField]))
+        var form = await ReadFormAsync(context);
+        if (form is null || !sessions!.IsGenuineForm(context, form[UiSessions.CsrfField]))
         {
             return FormRefused(context, page);
         }
+
+        var returnTo = LocalReturn(form["return"]);
 
         var user = form["user"].ToString();
         var password = form["password"].ToString();
@@ -219,8 +220,8 @@ public sealed partial class WebUiEndpoints(
             return Off(context);
         }
 
-        var form = await context.Request.ReadFormAsync(context.RequestAborted);
-        if (!sessions!.IsGenuineForm(context, form[UiSessions.CsrfField]))
+        var form = await ReadFormAsync(context);
+        if (form is null || !sessions!.IsGenuineForm(context, form[UiSessions.CsrfField]))
         {
             return FormRefused(context, page);
         }
@@ -270,7 +271,7 @@ public sealed partial class WebUiEndpoints(
         var usage = await browser.UsageAsync(TimeSpan.Zero, time, cancellationToken);
         var notice = DeletedNotice(context, view);
         return Render<RepositoryPage>(context, new RepositoryModel(page, name.Value, view, rows, order, filter, pageNumber, pageCount, sorted.Count,
-            usage?.Repositories.FirstOrDefault(repository => repository.Name == name), usage?.TakenAt,
+            usage?.Repositories.FirstOrDefault(repository => repository.Name.Equals(name)), usage?.TakenAt,
             MayDelete(page.Viewer, name), DeleteUnavailable(page.Viewer, name), notice));
     }
 
@@ -474,6 +475,24 @@ public sealed partial class WebUiEndpoints(
         return true;
     }
 
+    /// <summary>The posted form, or null when the body is not one (another content type, or over the form limits): refused, not a 500.</summary>
+    private static async Task<IFormCollection?> ReadFormAsync(HttpContext context)
+    {
+        if (!context.Request.HasFormContentType)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await context.Request.ReadFormAsync(context.RequestAborted);
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+    }
+
     private static string? Query(HttpContext context, string key)
     {
         var value = context.Request.Query[key].ToString();
@@ -484,9 +503,13 @@ public sealed partial class WebUiEndpoints(
         int.TryParse(context.Request.Query["page"], NumberStyles.None, CultureInfo.InvariantCulture, out var number) ? number : 1;
 
     /// <summary>A path on this site to return to after signing in; anything else (another host, a scheme) becomes the start page.</summary>
+    /// <remarks>
+    /// Control characters are refused anywhere: browsers drop tabs and newlines from a URL before resolving it, so
+    /// <c>/&lt;TAB&gt;/evil.example</c> would lead to another host, and a CR or LF cannot go into a Location header.
+    /// </remarks>
     internal static string LocalReturn(string? value) =>
         !string.IsNullOrEmpty(value) && value.StartsWith('/') && !value.StartsWith("//", StringComparison.Ordinal)
-            && !value.StartsWith("/\\", StringComparison.Ordinal) && value.Length <= 2048
+            && !value.StartsWith("/\\", StringComparison.Ordinal) && value.Length <= 2048 && !value.Any(char.IsControl)
             ? value
             : "/";
 

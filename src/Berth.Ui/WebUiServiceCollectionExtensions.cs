@@ -24,7 +24,8 @@ public static class WebUiServiceCollectionExtensions
         services.TryAddSingleton(sp => sp.GetRequiredService<IAccessController>() as IBrowserSignIn ?? NoBrowserSignIn.Instance);
         services.TryAddSingleton(sp => sp.GetRequiredService<IBrowserSignIn>() is NoBrowserSignIn
             ? null!
-            : new UiSessions(sp.GetRequiredService<IBrowserSignIn>(), settings.SessionSecret, settings.SessionLifetime, sp.GetRequiredService<TimeProvider>()));
+            : new UiSessions(sp.GetRequiredService<IBrowserSignIn>(), settings.SessionSecret, settings.SessionLifetime, sp.GetRequiredService<TimeProvider>(),
+                sp.GetService<Berth.Api.RegistryApiOptions>()?.ExternalBaseUri));
         services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<WebUiEndpoints>(sp));
         return services;
     }

@@ -64,6 +64,7 @@ public static class Format
     private static string Plural(int count, string noun, string suffix = " ago") =>
         string.Create(CultureInfo.InvariantCulture, $"{count} {(count == 1 ? noun : PluralOf(noun))}{suffix}");
 
+    /// <summary>"tags", "days", "repositories".</summary>
     private static string PluralOf(string noun) =>
-        noun.Length > 1 && noun[^1] == 'y' && !"aeiou".Contains(noun[^2], StringComparison.Ordinal) ? noun[..^1] + "ies" : noun + "s";
+        noun.Length > 1 && noun[^1] == 'y' && "aeiou".IndexOf(noun[^2], StringComparison.Ordinal) < 0 ? noun[..^1] + "ies" : noun + "s";
 }

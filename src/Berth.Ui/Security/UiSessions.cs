@@ -28,10 +28,17 @@ public sealed class UiSessions
     private readonly IBrowserSignIn _signIn;
     private readonly TimeSpan _lifetime;
     private readonly TimeProvider _time;
+    private readonly string? _externalOrigin;
 
-    public UiSessions(IBrowserSignIn signIn, ReadOnlySpan<byte> secret, TimeSpan lifetime, TimeProvider time)
+    /// <param name="signIn">The accounts.</param>
+    /// <param name="secret">Derives the keys of cookies and form tokens.</param>
+    /// <param name="lifetime">How long a session lasts.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="externalBase"><c>http.host</c>: the origin browsers see behind a reverse proxy, accepted on forms.</param>
+    public UiSessions(IBrowserSignIn signIn, ReadOnlySpan<byte> secret, TimeSpan lifetime, TimeProvider time, Uri? externalBase = null)
     {
         _signIn = signIn;
+        _externalOrigin = externalBase?.GetLeftPart(UriPartial.Authority);
         _lifetime = lifetime;
         _time = time;
         _sessionKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, secret.ToArray(), 32, info: "berth web ui session"u8.ToArray());
@@ -72,8 +79,7 @@ public sealed class UiSessions
         }
 
         var origin = request.Headers.Origin.ToString();
-        if (origin.Length > 0 && origin != "null"
-            && !string.Equals(origin, $"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase))
+        if (origin.Length > 0 && origin != "null" && !IsOwnOrigin(request, origin))
         {
             return false;
         }
@@ -93,6 +99,27 @@ public sealed class UiSessions
         var expected = Encoding.ASCII.GetBytes(TokenFor(binding));
         return CryptographicOperations.FixedTimeEquals(expected, Encoding.ASCII.GetBytes(token));
     }
+
+    /// <summary>
+    /// True when <paramref name="origin"/> is this registry as the browser reached it: directly, or behind a reverse
+    /// proxy named by <c>http.host</c> or by <c>X-Forwarded-Proto</c>/<c>-Host</c> (as the API's absolute URLs honour them).
+    /// A page of another site cannot set those headers on a form it posts, so they cannot make a forged form look local.
+    /// </summary>
+    private bool IsOwnOrigin(HttpRequest request, string origin)
+    {
+        if (string.Equals(origin, $"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase)
+            || (_externalOrigin is not null && string.Equals(origin, _externalOrigin, StringComparison.OrdinalIgnoreCase)))
+        {
+            return true;
+        }
+
+        var scheme = FirstValue(request.Headers["X-Forwarded-Proto"]) ?? request.Scheme;
+        var host = FirstValue(request.Headers["X-Forwarded-Host"]) ?? request.Host.Value;
+        return string.Equals(origin, $"{scheme}://{host}", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static string? FirstValue(string? header) =>
+        string.IsNullOrWhiteSpace(header) ? null : header.Split(',', 2)[0].Trim();
 
     /// <summary>The user of a valid, unexpired session cookie whose password entry has not changed since; else null.</summary>
     private string? SessionUser(string? cookie)
