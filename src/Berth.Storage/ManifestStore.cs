@@ -121,6 +121,9 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
         return stored;
     }
 
+    /// <summary>Raised after this process deleted a manifest from a repository (readers that keep summaries of indexes recheck them).</summary>
+    public event Action<RepositoryName, Digest>? ManifestDeleted;
+
     /// <summary>Deletes a manifest from a repository with every tag that points at it; false when absent.</summary>
     public async Task<bool> DeleteAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)
     {
@@ -141,8 +144,14 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
         }
 
         // A manifest is a blob of its repository too (blob HEAD by its digest answers), so its cache entry goes.
-        return await blobs.ForgetAsync(name, digest,
+        var deleted = await blobs.ForgetAsync(name, digest,
             () => Links.DeleteIfExistsAsync(driver, StoragePaths.ManifestRevisionDirectory(name, digest), cancellationToken), cancellationToken);
+        if (deleted)
+        {
+            ManifestDeleted?.Invoke(name, digest);
+        }
+
+        return deleted;
     }
 
     /// <summary>Parses a stored manifest, or null for formats Berth serves but does not interpret (schema1).</summary>

@@ -103,7 +103,11 @@ public sealed partial class WebUiEndpoints(
         var pageCount = Math.Max(1, (visible.Count + UsageRowsPerPage - 1) / UsageRowsPerPage);
         var pageNumber = Math.Clamp(PageNumber(context), 1, pageCount);
         var rows = visible.Skip((pageNumber - 1) * UsageRowsPerPage).Take(UsageRowsPerPage).ToList();
-        return Render<UsagePage>(context, new UsageModel(page, report, rows, visible.Count, pageNumber, pageCount));
+        var seesEverything = report is not null && visible.Count == report.Repositories.Count;
+        var (visibleBytes, visibleBlobs) = report is null ? (0, 0)
+            : seesEverything ? (report.UniqueBytes, report.UniqueBlobs)
+            : report.DeduplicatedTotal(page.Viewer.MayPull);
+        return Render<UsagePage>(context, new UsageModel(page, report, rows, visible.Count, pageNumber, pageCount, seesEverything, visibleBytes, visibleBlobs));
     }
 
     /// <summary>The confirmation page of a delete.</summary>
@@ -226,7 +230,7 @@ public sealed partial class WebUiEndpoints(
             return FormRefused(context, page);
         }
 
-        UiSessions.SignOut(context);
+        sessions.SignOut(context);
         return Results.Redirect(page.Link("/"));
     }
 

@@ -56,7 +56,7 @@ public sealed class FormatTests
     {
         Assert.Equal("1 tag", Format.Count(1, "tag"));
         Assert.Equal("0 tags", Format.Count(0, "tag"));
-        Assert.Equal("5000 tags", Format.Count(5000, "tag"));
+        Assert.Equal("5,000 tags", Format.Count(5000, "tag"));
     }
 
     [Fact]

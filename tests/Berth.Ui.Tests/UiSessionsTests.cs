@@ -58,10 +58,20 @@ public sealed class UiSessionsTests
     }
 
     [Fact]
+    public void SignIn_BehindTlsTerminatingProxy_CookieIsSecure()
+    {
+        var context = Request();
+        context.Request.Headers["X-Forwarded-Proto"] = "https";
+        _sessions.SignIn(context, "alice");
+
+        Assert.Contains("; secure", SetCookie(context, UiSessions.SessionCookie), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public void SignOut_Cookie_IsExpired()
     {
         var context = Request(session: SignIn("alice"));
-        UiSessions.SignOut(context);
+        _sessions.SignOut(context);
 
         var header = SetCookie(context, UiSessions.SessionCookie);
         Assert.StartsWith(UiSessions.SessionCookie + "=;", header, StringComparison.Ordinal);

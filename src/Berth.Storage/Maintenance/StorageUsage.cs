@@ -27,6 +27,43 @@ public sealed record StorageUsageReport(DateTimeOffset TakenAt, TimeSpan Duratio
 {
     /// <summary>The sum of every repository's <see cref="RepositoryUsage.Bytes"/>: shared blobs counted once per repository.</summary>
     public long RepositoryBytes => Repositories.Sum(repository => repository.Bytes);
+
+    /// <summary>For each of <see cref="Repositories"/>, the indexes into <see cref="BlobSizes"/> of the blobs it links.</summary>
+    internal IReadOnlyList<int[]> LinkedBlobs { get; init; } = [];
+
+    /// <summary>The size of every distinct linked blob.</summary>
+    internal IReadOnlyList<long> BlobSizes { get; init; } = [];
+
+    /// <summary>
+    /// Bytes and blob count of the repositories <paramref name="include"/> accepts, each blob counted once however many
+    /// of them link it (what a user who sees only those repositories may be told about).
+    /// </summary>
+    public (long Bytes, int Blobs) DeduplicatedTotal(Func<RepositoryName, bool> include)
+    {
+        ArgumentNullException.ThrowIfNull(include);
+        var counted = new bool[BlobSizes.Count];
+        long bytes = 0;
+        var blobs = 0;
+        for (var i = 0; i < Repositories.Count; i++)
+        {
+            if (!include(Repositories[i].Name))
+            {
+                continue;
+            }
+
+            foreach (var blob in LinkedBlobs[i])
+            {
+                if (!counted[blob])
+                {
+                    counted[blob] = true;
+                    bytes += BlobSizes[blob];
+                    blobs++;
+                }
+            }
+        }
+
+        return (bytes, blobs);
+    }
 }
 
 /// <summary>
@@ -96,20 +133,31 @@ public sealed class StorageUsageScanner(IStorageDriver driver, TimeProvider? tim
                 }
             });
 
-        var repositories = new RepositoryUsage[names.Count];
+        // Distinct blobs with a size, numbered, so a report can total any subset of repositories without their digests.
+        var blobIndex = new Dictionary<Digest, int>(sizes.Count);
+        var blobSizes = new List<long>(sizes.Count);
+        foreach (var (digest, size) in sizes)
+        {
+            blobIndex[digest] = blobSizes.Count;
+            blobSizes.Add(size);
+        }
+
+        var repositories = new (RepositoryUsage Usage, int[] Links)[names.Count];
         for (var i = 0; i < names.Count; i++)
         {
             long bytes = 0, exclusiveBytes = 0;
-            int blobs = 0, exclusiveBlobs = 0;
+            int exclusiveBlobs = 0;
+            var links = new List<int>(linked[i].Count);
             foreach (var digest in linked[i])
             {
-                if (!sizes.TryGetValue(digest, out var size))
+                if (!blobIndex.TryGetValue(digest, out var index))
                 {
                     continue;
                 }
 
+                var size = blobSizes[index];
+                links.Add(index);
                 bytes += size;
-                blobs++;
                 if (linkCounts[digest] == 1)
                 {
                     exclusiveBytes += size;
@@ -117,10 +165,15 @@ public sealed class StorageUsageScanner(IStorageDriver driver, TimeProvider? tim
                 }
             }
 
-            repositories[i] = new RepositoryUsage(names[i], bytes, blobs, exclusiveBytes, exclusiveBlobs);
+            repositories[i] = (new RepositoryUsage(names[i], bytes, links.Count, exclusiveBytes, exclusiveBlobs), [.. links]);
         }
 
-        Array.Sort(repositories, (a, b) => RepositoryPathComparer.Instance.Compare(a.Name.Value, b.Name.Value));
-        return new StorageUsageReport(takenAt, Stopwatch.GetElapsedTime(started), repositories, sizes.Values.Sum(), sizes.Count);
+        Array.Sort(repositories, (a, b) => RepositoryPathComparer.Instance.Compare(a.Usage.Name.Value, b.Usage.Name.Value));
+        return new StorageUsageReport(takenAt, Stopwatch.GetElapsedTime(started), [.. repositories.Select(repository => repository.Usage)],
+            blobSizes.Sum(), blobSizes.Count)
+        {
+            LinkedBlobs = [.. repositories.Select(repository => repository.Links)],
+            BlobSizes = blobSizes,
+        };
     }
 }

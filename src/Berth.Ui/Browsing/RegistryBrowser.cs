@@ -62,6 +62,8 @@ public sealed partial class RegistryBrowser : IDisposable
     private readonly ConcurrentDictionary<string, RepositoryTags> _tagViews = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Task> _tagRefreshes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Digest, ImageSummary> _summaries = new();
+    private readonly ConcurrentDictionary<(string Repository, Digest Digest), IndexSummary> _indexSummaries = new();
+    private long _deletions;
     private readonly ConcurrentDictionary<Digest, ImageConfig?> _configs = new();
     private readonly Lock _usageGate = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -85,6 +87,7 @@ public sealed partial class RegistryBrowser : IDisposable
         _tagsFreshFor = local ? TagsFreshFor : RemoteTagsFreshFor;
         _usageFreshFor = local ? UsageFreshFor : RemoteUsageFreshFor;
         _tags.TagsChanged += OnTagsChanged;
+        _manifests.ManifestDeleted += OnManifestDeleted;
     }
 
     /// <summary>Repositories the grant may pull whose name contains <paramref name="filter"/> (case-insensitive), in catalog order.</summary>
@@ -167,7 +170,7 @@ public sealed partial class RegistryBrowser : IDisposable
     /// </summary>
     private async Task<ImageSummary?> SummaryAsync(RepositoryName name, Digest digest, bool tagged, CancellationToken cancellationToken)
     {
-        if (tagged && _summaries.TryGetValue(digest, out var known))
+        if (tagged && CachedSummary(name, digest) is { } known)
         {
             return known;
         }
@@ -178,15 +181,32 @@ public sealed partial class RegistryBrowser : IDisposable
             return null;
         }
 
-        if (_summaries.TryGetValue(digest, out var cached))
+        if (CachedSummary(name, digest) is { } cached)
         {
             return cached;
         }
 
+        var deletionsBefore = Volatile.Read(ref _deletions);
         var summary = await SummarizeAsync(name, stored, cancellationToken);
-        if (summary.Size is not null)
+        if (summary.IsIndex)
         {
-            // An index with a missing child is summarised again once the child arrives.
+            // An index's size depends on which children this repository holds: kept per repository, and checked again
+            // after a delete in this process or once it is as old as a tag view may be. One with a missing child is
+            // summarised again at every view, until the child arrives.
+            if (summary.Size is null)
+            {
+                return summary;
+            }
+
+            if (_indexSummaries.Count >= MaxCachedSummaries)
+            {
+                _indexSummaries.Clear();
+            }
+
+            _indexSummaries[(name.Value, digest)] = new IndexSummary(summary, deletionsBefore, Stopwatch.GetTimestamp());
+        }
+        else
+        {
             if (_summaries.Count >= MaxCachedSummaries)
             {
                 _summaries.Clear();
@@ -197,6 +217,22 @@ public sealed partial class RegistryBrowser : IDisposable
 
         return summary;
     }
+
+    /// <summary>A cached summary still true of <paramref name="name"/>'s content, or null.</summary>
+    private ImageSummary? CachedSummary(RepositoryName name, Digest digest)
+    {
+        if (_summaries.TryGetValue(digest, out var image))
+        {
+            return image;
+        }
+
+        return _indexSummaries.TryGetValue((name.Value, digest), out var index) && index.Deletions == Volatile.Read(ref _deletions)
+            && Stopwatch.GetElapsedTime(index.CheckedAt) < _tagsFreshFor
+            ? index.Summary
+            : null;
+    }
+
+    private void OnManifestDeleted(RepositoryName name, Digest digest) => Interlocked.Increment(ref _deletions);
 
     /// <summary>Summaries of many manifests at once (a page of tags), read in parallel; missing ones are left out.</summary>
     public Task<IReadOnlyDictionary<Digest, ImageSummary>> SummariesAsync(RepositoryName name, IEnumerable<Digest> digests,
@@ -313,6 +349,7 @@ public sealed partial class RegistryBrowser : IDisposable
     public void Dispose()
     {
         _tags.TagsChanged -= OnTagsChanged;
+        _manifests.ManifestDeleted -= OnManifestDeleted;
         _stopping.Cancel();
         _stopping.Dispose();
     }
@@ -543,4 +580,7 @@ public sealed partial class RegistryBrowser : IDisposable
 
     [LoggerMessage(EventId = 8003, Level = LogLevel.Warning, Message = "Web UI: re-reading the tags of {Repository} failed")]
     private static partial void LogTagRefreshFailed(ILogger logger, Exception exception, string repository);
+
+    /// <summary>An index's summary for one repository, with what it was checked against.</summary>
+    private sealed record IndexSummary(ImageSummary Summary, long Deletions, long CheckedAt);
 }

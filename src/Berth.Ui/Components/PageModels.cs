@@ -45,7 +45,11 @@ public sealed record ImageModel(PageContext Page, string Name, string? Tag, Imag
 public sealed record DeleteModel(PageContext Page, string Name, string? Tag, Digest Digest, IReadOnlyList<string> TagsGoing, string GarbageCollectionNote,
     bool CollectNow);
 
-public sealed record UsageModel(PageContext Page, StorageUsageReport? Report, IReadOnlyList<RepositoryUsage> Rows, int Total, int PageNumber, int PageCount);
+/// <param name="SeesEverything">The visitor may pull every repository, so registry-wide totals may be shown.</param>
+/// <param name="VisibleBytes">Bytes of the visible repositories, each blob counted once.</param>
+/// <param name="VisibleBlobs">Distinct blobs of the visible repositories.</param>
+public sealed record UsageModel(PageContext Page, StorageUsageReport? Report, IReadOnlyList<RepositoryUsage> Rows, int Total, int PageNumber, int PageCount,
+    bool SeesEverything, long VisibleBytes, int VisibleBlobs);
 
 public sealed record SignInModel(PageContext Page, string? User, string? Error, string ReturnTo);
 

@@ -62,7 +62,7 @@ public sealed class UiSessions
         context.Response.Cookies.Append(SessionCookie, value, CookieOptions(context, _lifetime));
     }
 
-    public static void SignOut(HttpContext context) =>
+    public void SignOut(HttpContext context) =>
         context.Response.Cookies.Delete(SessionCookie, CookieOptions(context, null));
 
     /// <summary>
@@ -164,7 +164,7 @@ public sealed class UiSessions
     private string CsrfToken(HttpContext context, string? user) => Binding(context, user, create: true) is { } binding ? TokenFor(binding) : "";
 
     /// <summary>What a form token is bound to: the session cookie when signed in, else a random cookie set on first sight.</summary>
-    private static string? Binding(HttpContext context, string? user, bool create)
+    private string? Binding(HttpContext context, string? user, bool create)
     {
         if (user is not null)
         {
@@ -195,10 +195,16 @@ public sealed class UiSessions
 
     private string TokenFor(string binding) => Base64Url.EncodeToString(HMACSHA256.HashData(_csrfKey, Encoding.UTF8.GetBytes(binding)));
 
-    private static CookieOptions CookieOptions(HttpContext context, TimeSpan? maxAge) => new()
+    /// <summary>
+    /// Secure whenever the browser's side of the connection is TLS: served over TLS, or behind a TLS-terminating proxy
+    /// (<c>X-Forwarded-Proto: https</c>, or an <c>https</c> <c>http.host</c>).
+    /// </summary>
+    private CookieOptions CookieOptions(HttpContext context, TimeSpan? maxAge) => new()
     {
         HttpOnly = true,
-        Secure = context.Request.IsHttps,
+        Secure = context.Request.IsHttps
+            || string.Equals(FirstValue(context.Request.Headers["X-Forwarded-Proto"]), "https", StringComparison.OrdinalIgnoreCase)
+            || (_externalOrigin?.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ?? false),
         SameSite = SameSiteMode.Strict,
         Path = context.Request.PathBase.HasValue ? context.Request.PathBase.Value : "/",
         MaxAge = maxAge,

@@ -78,7 +78,7 @@ public sealed class WebUiScaleTests
         var warmRender = stopwatch.Elapsed;
 
         Assert.Equal(HttpStatusCode.OK, first.Status);
-        Assert.Contains("5000 tags", UiHtml.Text(first.Html), StringComparison.Ordinal);
+        Assert.Contains("5,000 tags", UiHtml.Text(first.Html), StringComparison.Ordinal);
         Assert.Contains("Page 1 of 50", first.Html, StringComparison.Ordinal);
         var firstRows = UiHtml.TagRows(first.Html, repository);
         Assert.Equal(100, firstRows.Count);
