@@ -410,8 +410,9 @@ public sealed partial class WebUiEndpoints(
     {
         context.Response.StatusCode = StatusCodes.Status404NotFound;
         return Render<MessagePage>(context, new MessageModel(null, "The web UI is off",
-            "This registry uses token authentication: only the token server checks passwords, so Berth cannot sign a browser in. "
-            + "Browse with the token service's own UI or a registry client; the registry API under /v2/ is unaffected."));
+            "This registry's authentication (auth.token, or the development-only auth.silly) leaves passwords to another service, "
+            + "so Berth cannot sign a browser in. Browse with the token service's own UI or a registry client; the registry API "
+            + "under /v2/ is unaffected."));
     }
 
     private static IResult NotFound(HttpContext context, PageContext page, string message) =>
