@@ -36,7 +36,7 @@ filter=()
 if [ -n "$fast" ]; then
   # The projects that need no package, service or root. Berth.Api.Tests' BlobDescriptorCacheTests start a
   # real redis-server, so they are left out, and said so.
-  fast_projects=(Berth.Core.Tests Berth.Storage.Tests Berth.Auth.Tests Berth.Proxy.Tests Berth.Api.Tests Berth.Server.Tests)
+  fast_projects=(Berth.Core.Tests Berth.Storage.Tests Berth.Auth.Tests Berth.Proxy.Tests Berth.Ui.Tests Berth.Api.Tests Berth.Server.Tests)
   target="$results/fast.slnf"
   {
     printf '{ "solution": { "path": "../Berth.slnx", "projects": [\n'
