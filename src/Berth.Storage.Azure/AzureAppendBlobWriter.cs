@@ -31,7 +31,7 @@ internal sealed class AzureAppendBlobWriter : StorageWriter
     {
         _driver = driver;
         _path = path;
-        _blob = driver.Container.GetAppendBlobClient(blobName);
+        _blob = driver.AppendBlob(blobName);
         _stored = size;
         _etag = etag;
     }

@@ -39,6 +39,7 @@ internal sealed partial class AzureBlockWriter : StorageWriter
     private readonly AzureDriver _driver;
     private readonly string _path;
     private readonly BlockBlobClient _blob;
+    private readonly string _blobName;
     private readonly Start _start;
     private readonly bool _discardUnlessCommitted;
     private readonly string _blockIdStem = Guid.NewGuid().ToString("N");
@@ -56,7 +57,8 @@ internal sealed partial class AzureBlockWriter : StorageWriter
     {
         _driver = driver;
         _path = path;
-        _blob = driver.Container.GetBlockBlobClient(blobName);
+        _blob = driver.BlockBlob(blobName);
+        _blobName = blobName;
         _start = start;
         _size = start.Size;
         _discardUnlessCommitted = discardUnlessCommitted;
@@ -323,7 +325,7 @@ internal sealed partial class AzureBlockWriter : StorageWriter
         {
             // Committing a block list, or a Put Blob, discards every uncommitted block of the blob: another writer of the
             // same name published first. For a new object that is the same as being replaced right after committing.
-            if (_discardUnlessCommitted && await _driver.PropertiesAsync(_blob.Name, cancellationToken) is { } now && now.LastModified >= _openedAt.AddSeconds(-1))
+            if (_discardUnlessCommitted && await _driver.PropertiesAsync(_blobName, cancellationToken) is { } now && now.LastModified >= _openedAt.AddSeconds(-1))
             {
                 LogSuperseded(_driver.Logger, _path);
                 return;

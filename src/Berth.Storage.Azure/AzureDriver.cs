@@ -53,19 +53,26 @@ public sealed partial class AzureDriver : IStorageDriver
     private readonly BlobServiceClient _service;
     private readonly BlobContainerClient _container;
     private readonly StorageSharedKeyCredential? _sharedKey;
+    private readonly TokenCredential? _token;
+    private readonly BlobClientOptions _clientOptions;
     private readonly string _rootKey;
     private readonly SemaphoreSlim _initialization = new(1, 1);
     private readonly SemaphoreSlim _delegationKeyGate = new(1, 1);
     private volatile string? _prefix;
     private UserDelegationKey? _delegationKey;
 
-    private AzureDriver(AzureDriverOptions options, BlobServiceClient service, StorageSharedKeyCredential? sharedKey, ILogger logger)
+    private AzureDriver(AzureDriverOptions options, BlobClientOptions clientOptions, StorageSharedKeyCredential? sharedKey, TokenCredential? token,
+        ILogger logger)
     {
         Options = options;
         Logger = logger;
-        _service = service;
+        _clientOptions = clientOptions;
         _sharedKey = sharedKey;
-        _container = service.GetBlobContainerClient(options.Container);
+        _token = token;
+        _service = sharedKey is not null
+            ? new BlobServiceClient(options.EffectiveServiceUrl, sharedKey, clientOptions)
+            : new BlobServiceClient(options.EffectiveServiceUrl, token, clientOptions);
+        _container = _service.GetBlobContainerClient(options.Container);
         _rootKey = (options.RootDirectory ?? string.Empty).Trim('/');
         if (options.LegacyRootPrefix is { } legacy)
         {
@@ -117,18 +124,14 @@ public sealed partial class AzureDriver : IStorageDriver
 #pragma warning restore CA2000
         }
 
-        var serviceUrl = options.EffectiveServiceUrl;
-        switch (options.CredentialsType)
+        return options.CredentialsType switch
         {
-            case AzureCredentialsType.SharedKey:
-                var sharedKey = new StorageSharedKeyCredential(options.AccountName, options.AccountKey);
-                return new AzureDriver(options, new BlobServiceClient(serviceUrl, sharedKey, clientOptions), sharedKey, logger);
-            case AzureCredentialsType.ClientSecret:
-                var secret = new ClientSecretCredential(options.TenantId, options.ClientId, options.Secret);
-                return new AzureDriver(options, new BlobServiceClient(serviceUrl, secret, clientOptions), null, logger);
-            default:
-                return new AzureDriver(options, new BlobServiceClient(serviceUrl, new DefaultAzureCredential(), clientOptions), null, logger);
-        }
+            AzureCredentialsType.SharedKey =>
+                new AzureDriver(options, clientOptions, new StorageSharedKeyCredential(options.AccountName, options.AccountKey), null, logger),
+            AzureCredentialsType.ClientSecret =>
+                new AzureDriver(options, clientOptions, null, new ClientSecretCredential(options.TenantId, options.ClientId, options.Secret), logger),
+            _ => new AzureDriver(options, clientOptions, null, new DefaultAzureCredential(), logger),
+        };
     }
 
     /// <summary>
@@ -172,7 +175,7 @@ public sealed partial class AzureDriver : IStorageDriver
     /// <inheritdoc />
     public async Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken)
     {
-        var blob = _container.GetBlobClient(await BlobNameAsync(path, cancellationToken));
+        var blob = Blob(await BlobNameAsync(path, cancellationToken));
         try
         {
             using var result = (await blob.DownloadStreamingAsync(cancellationToken: cancellationToken)).Value;
@@ -199,7 +202,7 @@ public sealed partial class AzureDriver : IStorageDriver
     /// </summary>
     public async Task PutContentAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
-        var blob = _container.GetBlockBlobClient(await BlobNameAsync(path, cancellationToken));
+        var blob = BlockBlob(await BlobNameAsync(path, cancellationToken));
         try
         {
             await UploadAsync(blob, content, conditions: null, cancellationToken);
@@ -214,7 +217,7 @@ public sealed partial class AzureDriver : IStorageDriver
     /// <inheritdoc />
     public async Task<Stream> OpenReadAsync(string path, long offset, CancellationToken cancellationToken)
     {
-        var blob = _container.GetBlobClient(await BlobNameAsync(path, cancellationToken));
+        var blob = Blob(await BlobNameAsync(path, cancellationToken));
         try
         {
             // No range for the whole blob: Azure answers a range on an empty blob with 416.
@@ -250,7 +253,7 @@ public sealed partial class AzureDriver : IStorageDriver
         BlobProperties properties;
         try
         {
-            properties = (await _container.GetBlobClient(name).GetPropertiesAsync(cancellationToken: cancellationToken)).Value;
+            properties = (await Blob(name).GetPropertiesAsync(cancellationToken: cancellationToken)).Value;
         }
         catch (RequestFailedException ex) when (IsMissingBlob(ex))
         {
@@ -267,7 +270,7 @@ public sealed partial class AzureDriver : IStorageDriver
             throw new IOException($"{Name}: cannot append to {path}, a {properties.BlobType} blob");
         }
 
-        var blocks = (await _container.GetBlockBlobClient(name).GetBlockListAsync(BlockListTypes.Committed, cancellationToken: cancellationToken)).Value;
+        var blocks = (await BlockBlob(name).GetBlockListAsync(BlockListTypes.Committed, cancellationToken: cancellationToken)).Value;
         return new AzureBlockWriter(this, path, name,
             AzureBlockWriter.Start.Existing(properties.ContentLength, properties.ETag, [.. blocks.CommittedBlocks.Select(b => (b.Name, b.SizeLong))]),
             discardUnlessCommitted: false);
@@ -347,14 +350,14 @@ public sealed partial class AzureDriver : IStorageDriver
     {
         var sourceName = await BlobNameAsync(sourcePath, cancellationToken);
         var destinationName = await BlobNameAsync(destinationPath, cancellationToken);
-        var source = _container.GetBlobClient(sourceName);
+        var source = Blob(sourceName);
         var sourceProperties = await PropertiesAsync(sourceName, cancellationToken) ?? throw new StoragePathNotFoundException(sourcePath, Name);
         if (sourceName == destinationName)
         {
             return;
         }
 
-        var destination = _container.GetBlobClient(destinationName);
+        var destination = Blob(destinationName);
         CopyFromUriOperation copy;
         try
         {
@@ -391,7 +394,7 @@ public sealed partial class AzureDriver : IStorageDriver
     {
         var name = await BlobNameAsync(path, cancellationToken);
         var deleted = 0;
-        if ((await _container.GetBlobClient(name).DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, cancellationToken: cancellationToken)).Value)
+        if ((await Blob(name).DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, cancellationToken: cancellationToken)).Value)
         {
             deleted++;
         }
@@ -402,7 +405,7 @@ public sealed partial class AzureDriver : IStorageDriver
             var results = new bool[names.Count];
             await Parallel.ForEachAsync(Enumerable.Range(0, names.Count),
                 new ParallelOptions { MaxDegreeOfParallelism = DeleteConcurrency, CancellationToken = cancellationToken },
-                async (index, token) => results[index] = (await _container.GetBlobClient(names[index])
+                async (index, token) => results[index] = (await Blob(names[index])
                     .DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, cancellationToken: token)).Value);
             deleted += results.Count(removed => removed);
         }
@@ -426,12 +429,13 @@ public sealed partial class AzureDriver : IStorageDriver
             return null;
         }
 
-        var blob = _container.GetBlobClient(await BlobNameAsync(path, cancellationToken));
+        var name = await BlobNameAsync(path, cancellationToken);
+        var blob = Blob(name);
         var now = DateTimeOffset.UtcNow;
         var sas = new BlobSasBuilder
         {
             BlobContainerName = _container.Name,
-            BlobName = blob.Name,
+            BlobName = name,
             Resource = "b",
             // Clocks differ a little between the registry and the service.
             StartsOn = now.AddMinutes(-5),
@@ -439,18 +443,38 @@ public sealed partial class AzureDriver : IStorageDriver
             Protocol = blob.Uri.Scheme == Uri.UriSchemeHttps ? SasProtocol.Https : SasProtocol.HttpsAndHttp,
         };
         sas.SetPermissions(BlobSasPermissions.Read);
+        SasQueryParameters parameters;
         if (_sharedKey is not null)
         {
-            return new BlobUriBuilder(blob.Uri) { Sas = sas.ToSasQueryParameters(_sharedKey) }.ToUri();
+            parameters = sas.ToSasQueryParameters(_sharedKey);
         }
-
-        if (await DelegationKeyAsync(sas.ExpiresOn, cancellationToken) is not { } key)
+        else if (await DelegationKeyAsync(sas.ExpiresOn, cancellationToken) is { } key)
+        {
+            parameters = sas.ToSasQueryParameters(key, _service.AccountName);
+        }
+        else
         {
             return null;
         }
 
-        return new BlobUriBuilder(blob.Uri) { Sas = sas.ToSasQueryParameters(key, _service.AccountName) }.ToUri();
+        // Appended by hand: a URI builder would drop the empty first segment of registry:2's names.
+        return new Uri(blob.Uri.AbsoluteUri + "?" + parameters);
     }
+
+    /// <summary>A client for the blob named <paramref name="name"/>.</summary>
+    internal BlobClient Blob(string name) => name.StartsWith('/')
+        ? (_sharedKey is not null ? new BlobClient(LegacyUri(name), _sharedKey, _clientOptions) : new BlobClient(LegacyUri(name), _token, _clientOptions))
+        : _container.GetBlobClient(name);
+
+    /// <summary>A block blob client for the blob named <paramref name="name"/>.</summary>
+    internal BlockBlobClient BlockBlob(string name) => name.StartsWith('/')
+        ? (_sharedKey is not null ? new BlockBlobClient(LegacyUri(name), _sharedKey, _clientOptions) : new BlockBlobClient(LegacyUri(name), _token, _clientOptions))
+        : _container.GetBlockBlobClient(name);
+
+    /// <summary>An append blob client for the blob named <paramref name="name"/>.</summary>
+    internal AppendBlobClient AppendBlob(string name) => name.StartsWith('/')
+        ? (_sharedKey is not null ? new AppendBlobClient(LegacyUri(name), _sharedKey, _clientOptions) : new AppendBlobClient(LegacyUri(name), _token, _clientOptions))
+        : _container.GetAppendBlobClient(name);
 
     /// <summary>A blob that does not exist, as opposed to a missing container or another failure.</summary>
     internal static bool IsMissingBlob(RequestFailedException ex) =>
@@ -462,7 +486,7 @@ public sealed partial class AzureDriver : IStorageDriver
     {
         try
         {
-            return (await _container.GetBlobClient(name).GetPropertiesAsync(cancellationToken: cancellationToken)).Value;
+            return (await Blob(name).GetPropertiesAsync(cancellationToken: cancellationToken)).Value;
         }
         catch (RequestFailedException ex) when (IsMissingBlob(ex))
         {
@@ -499,6 +523,13 @@ public sealed partial class AzureDriver : IStorageDriver
         System.Runtime.InteropServices.MemoryMarshal.TryGetArray(content, out var segment)
             ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
             : new MemoryStream(content.ToArray(), writable: false);
+
+    /// <summary>
+    /// The URL of a registry:2 name. The SDK drops a leading slash when it builds a blob's URL from its name, so the
+    /// URL is built here the way registry:2's SDK built it: the container's URL, a slash, then the name (slash first).
+    /// </summary>
+    private Uri LegacyUri(string name) =>
+        new(_container.Uri.AbsoluteUri.TrimEnd('/') + "/" + string.Join('/', name.Split('/').Select(Uri.EscapeDataString)));
 
     private static string BlobName(string prefix, string path) => prefix + path.TrimStart('/');
 
@@ -573,7 +604,7 @@ public sealed partial class AzureDriver : IStorageDriver
         }
         catch (Exception ex) when (ex is RequestFailedException or IOException or OperationCanceledException)
         {
-            LogAbortCopyFailed(Logger, destination.Name, ex);
+            LogAbortCopyFailed(Logger, destination.Uri.AbsolutePath, ex);
         }
     }
 

@@ -29,3 +29,22 @@ public sealed class AzureDriverTests(AzuriteFixture fixture) : StorageDriverSuit
         Assert.Equal("azure", Driver.Name);
     }
 }
+
+/// <summary>
+/// The same contract with registry:2's blob names (a leading slash before the root directory), which the SDK cannot
+/// address by name and the driver reaches by URL.
+/// </summary>
+public sealed class AzureDriverLegacyNamesTests(AzuriteFixture fixture) : StorageDriverSuite, IClassFixture<AzuriteFixture>, IAsyncLifetime
+{
+    private readonly string _root = $"{AzuriteTestStore.RunPrefix}/{nameof(AzureDriverLegacyNamesTests)}/{Guid.NewGuid():N}";
+
+    protected override IStorageDriver CreateDriver() =>
+        fixture.CreateDriver(_root, configure: options => options with { BlockSize = 1024 * 1024, LegacyRootPrefix = true });
+
+    protected override bool ServesBytesItself => false;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    async Task IAsyncLifetime.DisposeAsync() =>
+        await AzuriteTestStore.DeletePrefixAsync(fixture.ServiceUrl, AzuriteTestStore.SharedContainer, "/" + _root + "/");
+}

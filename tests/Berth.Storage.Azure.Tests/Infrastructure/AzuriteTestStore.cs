@@ -79,13 +79,20 @@ public static class AzuriteTestStore
     public static BlobServiceClient NewServiceClient(Uri serviceUrl) =>
         new(serviceUrl, new StorageSharedKeyCredential(AccountName, AccountKey));
 
+    /// <summary>
+    /// A raw client for a blob whose name may start with a slash (registry:2's names): built from the URL registry:2
+    /// sends, because the SDK drops a leading slash from a name it is given.
+    /// </summary>
+    public static global::Azure.Storage.Blobs.Specialized.BlockBlobClient RawBlockBlob(BlobContainerClient container, string name) =>
+        new(new Uri(container.Uri.AbsoluteUri + "/" + name), new StorageSharedKeyCredential(AccountName, AccountKey));
+
     /// <summary>Removes every blob whose name starts with <paramref name="prefix"/>.</summary>
     public static async Task DeletePrefixAsync(Uri serviceUrl, string container, string prefix)
     {
         var client = NewServiceClient(serviceUrl).GetBlobContainerClient(container);
         await foreach (var blob in client.GetBlobsAsync(new global::Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = prefix }))
         {
-            await client.DeleteBlobIfExistsAsync(blob.Name);
+            await RawBlockBlob(client, blob.Name).DeleteIfExistsAsync();
         }
     }
 
