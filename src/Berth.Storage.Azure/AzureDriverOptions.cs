@@ -173,7 +173,7 @@ public sealed record AzureDriverOptions
     }
 
     /// <summary>Azure's container naming rule.</summary>
-    internal static bool IsContainerName(string? name)
+    public static bool IsContainerName(string? name)
     {
         if (name is null || name.Length is < 3 or > 63 || name[0] == '-' || name[^1] == '-' || name.Contains("--", StringComparison.Ordinal))
         {
