@@ -67,3 +67,7 @@ public sealed class BerthOnAzureFixture : IRegistryFixture, IAsyncLifetime
 /// <summary>skopeo against Berth storing in Azure Blob Storage (Azurite): every skopeo test, blobs pulled through SAS redirects.</summary>
 public sealed class SkopeoAgainstBerthOnAzureTests(BerthOnAzureFixture fixture, ITestOutputHelper log)
     : SkopeoTests(fixture, log), IClassFixture<BerthOnAzureFixture>;
+
+/// <summary>buildah and podman against Berth storing in Azure Blob Storage (Azurite): every buildah/podman test.</summary>
+public sealed class BuildahPodmanAgainstBerthOnAzureTests(BerthOnAzureFixture fixture, ITestOutputHelper log)
+    : BuildahPodmanTests(fixture, log), IClassFixture<BerthOnAzureFixture>;
