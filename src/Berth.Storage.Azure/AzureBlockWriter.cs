@@ -250,7 +250,9 @@ internal sealed partial class AzureBlockWriter : StorageWriter
         var length = _buffered;
         _buffer = null;
         _buffered = 0;
-        _staging = StageAsync(id, buffer, length, cancellationToken);
+        // An upload's blocks are staged whatever becomes of the request that brought them: disposal publishes what was
+        // received, which needs the block in flight. A new object's writer is discarded with its request instead.
+        _staging = StageAsync(id, buffer, length, _discardUnlessCommitted ? cancellationToken : CancellationToken.None);
     }
 
     private async Task StageAsync(string id, byte[] buffer, int length, CancellationToken cancellationToken)
