@@ -107,39 +107,44 @@ curl_pull() { # subject round url [extra curl args]
   record "$1" mbps "$2" "$(mbps_of "$size" "$secs")"
 }
 
+# One figure from one client run; a failure is a note in the report (the first lines of the error), not the end of the run.
+measure() { # figure round client-arguments...
+  local figure=$1 round=$2 line
+  shift 2
+  if line=$(client "$@"); then record "$figure" mbps "$round" "$(kv mbps <<<"$line")"
+  else note "$figure" "round $round failed: $(head -c 300 "$work/client.err" | tr '\n\t' '  ')"; fi
+}
+
 salt=0
 for round in $(seq 1 "$rounds"); do
   log "round $round/$rounds"
   salt=$((salt + 1))
-  line=$(client push-blob --registry "$berth" --repo bench/blob --file "$blob" --chunk-bytes 0 --salt "$salt" --timeout 800) ||
-    { echo "bench: push_put failed: $(client_err)" >&2; exit 1; }
-  record push_put mbps "$round" "$(kv mbps <<<"$line")"
-  digest=$(kv digest <<<"$line")
+  digest=""
+  if line=$(client push-blob --registry "$berth" --repo bench/blob --file "$blob" --chunk-bytes 0 --salt "$salt" --timeout 800); then
+    record push_put mbps "$round" "$(kv mbps <<<"$line")"
+    digest=$(kv digest <<<"$line")
+  else
+    note push_put "round $round failed: $(client_err)"
+  fi
 
   salt=$((salt + 1))
-  line=$(client push-blob --registry "$berth" --repo bench/blob --file "$blob" --chunk-bytes "$blob_bytes" --salt "$salt" --timeout 800) ||
-    { echo "bench: push_patch failed: $(client_err)" >&2; exit 1; }
-  record push_patch mbps "$round" "$(kv mbps <<<"$line")"
+  measure push_patch "$round" push-blob --registry "$berth" --repo bench/blob --file "$blob" --chunk-bytes "$blob_bytes" --salt "$salt" --timeout 800
 
-  curl_pull pull "$round" "$berth/v2/bench/blob/blobs/$digest"
-  curl_pull pull_sas "$round" "$sas/v2/bench/blob/blobs/$digest" -L
-  if (( round == 1 )); then
+  if [[ -n $digest ]]; then
+    curl_pull pull "$round" "$berth/v2/bench/blob/blobs/$digest"
+    curl_pull pull_sas "$round" "$sas/v2/bench/blob/blobs/$digest" -L
+  fi
+  if (( round == 1 )) && [[ -n $digest ]]; then
     got=$(curl -fsS --max-time 900 "$berth/v2/bench/blob/blobs/$digest" | sha256sum | cut -d' ' -f1)
     [[ "sha256:$got" == "$digest" ]] || note pull "VERIFY FAILED: $digest pulled back as sha256:$got"
     log "  round 1's blob pulled back and checked (untimed)"
   fi
 
   salt=$((salt + 1))
-  line=$(client azure-put --service-url "$service" --container "$container" --blob "sdk/$round" --file "$blob" --salt "$salt" --concurrency 1) ||
-    { echo "bench: sdk_put failed: $(client_err)" >&2; exit 1; }
-  record sdk_put mbps "$round" "$(kv mbps <<<"$line")"
-  line=$(client azure-get --service-url "$service" --container "$container" --blob "sdk/$round") ||
-    { echo "bench: sdk_get failed: $(client_err)" >&2; exit 1; }
-  record sdk_get mbps "$round" "$(kv mbps <<<"$line")"
+  measure sdk_put "$round" azure-put --service-url "$service" --container "$container" --blob "sdk/$round" --file "$blob" --salt "$salt" --concurrency 1
+  measure sdk_get "$round" azure-get --service-url "$service" --container "$container" --blob "sdk/$round"
   salt=$((salt + 1))
-  line=$(client azure-put --service-url "$service" --container "$container" --blob "sdk/$round-par" --file "$blob" --salt "$salt" --concurrency 4) ||
-    { echo "bench: sdk_put_par failed: $(client_err)" >&2; exit 1; }
-  record sdk_put_par mbps "$round" "$(kv mbps <<<"$line")"
+  measure sdk_put_par "$round" azure-put --service-url "$service" --container "$container" --blob "sdk/$round-par" --file "$blob" --salt "$salt" --concurrency 4
 
   # Azurite keeps everything in memory: the round's blobs go before the next round.
   client azure-delete --service-url "$service" --container "$container" --prefix "docker/registry/v2/blobs/" >/dev/null || true
