@@ -41,20 +41,21 @@ require_free_ports "$berth_port" "$sas_port"
 
 start_run azurebench "$tmp_root/berth-azurebench"
 container="bench-$(date -u +%Y%m%d%H%M%S)-$RANDOM"
-stop_store() {
-  if [[ -n ${AZURITE_BLOB_ENDPOINT:-} && -f $work/load/berth-load.dll ]]; then
+stop_store() { # an Azurite started here is already stopped (it is one of $pids), and its memory with it
+  if [[ -z $prerequisites_azurite_pid && -n ${AZURITE_BLOB_ENDPOINT:-} && -f $work/load/berth-load.dll ]]; then
     client azure-delete --service-url "$AZURITE_BLOB_ENDPOINT" --container "$container" --container-too true >/dev/null || true
   fi
-  if [[ -n $prerequisites_azurite_pid ]]; then kill "$prerequisites_azurite_pid" 2>/dev/null || true; fi
 }
 cleanup_also=stop_store
-cleanup_also_words="deleting container $container, stopping Azurite if started here, "
+cleanup_also_words="stopping Azurite if started here, deleting container $container otherwise, "
 clean_up_on_exit
 
 build_berth_working_tree
 build_load_client
 prerequisites_azurite_install >&2 || exit 1
 prerequisites_azurite_start >&2 || exit 1
+# Stopped with the servers: lib.sh's clean-up waits for every child of this shell once it has signalled them.
+if [[ -n $prerequisites_azurite_pid ]]; then pids+=("$prerequisites_azurite_pid"); fi
 service=$AZURITE_BLOB_ENDPOINT
 
 log "generating a $blob_mib MiB random file"
