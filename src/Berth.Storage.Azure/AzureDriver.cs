@@ -50,6 +50,9 @@ public sealed partial class AzureDriver : IStorageDriver
     // A user delegation key is asked for with this much life and replaced when less than the redirect expiry is left.
     private static readonly TimeSpan UserDelegationKeyLifetime = TimeSpan.FromDays(2);
 
+    // After the service refused a user delegation key, how long pulls are served without asking again.
+    private static readonly TimeSpan DelegationKeyRetryInterval = TimeSpan.FromMinutes(5);
+
     private readonly BlobServiceClient _service;
     private readonly BlobContainerClient _container;
     private readonly StorageSharedKeyCredential? _sharedKey;
@@ -60,6 +63,7 @@ public sealed partial class AzureDriver : IStorageDriver
     private readonly SemaphoreSlim _delegationKeyGate = new(1, 1);
     private volatile string? _prefix;
     private UserDelegationKey? _delegationKey;
+    private DateTimeOffset _delegationKeyRefusedUntil;
 
     private AzureDriver(AzureDriverOptions options, BlobClientOptions clientOptions, StorageSharedKeyCredential? sharedKey, TokenCredential? token,
         ILogger logger)
@@ -616,6 +620,12 @@ public sealed partial class AzureDriver : IStorageDriver
             return cached;
         }
 
+        if (DateTimeOffset.UtcNow < _delegationKeyRefusedUntil)
+        {
+            // Asked a moment ago and refused: serve the bytes rather than ask (and warn) on every pull.
+            return null;
+        }
+
         await _delegationKeyGate.WaitAsync(cancellationToken);
         try
         {
@@ -632,6 +642,7 @@ public sealed partial class AzureDriver : IStorageDriver
         }
         catch (Exception ex) when (ex is RequestFailedException or AuthenticationFailedException)
         {
+            _delegationKeyRefusedUntil = DateTimeOffset.UtcNow + DelegationKeyRetryInterval;
             LogDelegationKeyRefused(Logger, ex);
             return null;
         }
@@ -652,7 +663,7 @@ public sealed partial class AzureDriver : IStorageDriver
     private static partial void LogAbortCopyFailed(ILogger logger, string blob, Exception exception);
 
     [LoggerMessage(EventId = 2204, Level = LogLevel.Warning,
-        Message = "The storage service refused a user delegation key, so blobs are served through the registry instead of SAS redirects")]
+        Message = "The storage service refused a user delegation key, so blobs are served through the registry instead of SAS redirects for the next 5 minutes")]
     private static partial void LogDelegationKeyRefused(ILogger logger, Exception exception);
 }
 
