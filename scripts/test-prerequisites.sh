@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Sourced by scripts/test.sh (from the repository root) before a full run: the Debian packages the
-# end-to-end tests drive, and the S3-compatible store the S3 tests write to. Each function prints what
+# end-to-end tests drive, the S3-compatible store the S3 tests write to, and the Azure Blob service (Azurite)
+# the Azure tests write to. Each function prints what
 # went wrong and returns non-zero; scripts/test.sh then closes with "0 passed, 1 failed".
 # prerequisites_cleanup undoes what the others left running; scripts/test.sh calls it on exit.
 
@@ -26,8 +27,18 @@ s3_stop_script=../shared/tools/s3/stop-s3.sh
 # one install line, and a refusal when not root, name everything.
 s3_packages=(ceph-mon ceph-osd radosgw uuid-runtime)
 
+# Azurite, Microsoft's Azure Storage emulator (the npm package azurite), serves the Blob API the Azure driver
+# tests write to. Installed with npm into a cache directory outside the repository on first use (about 40 s),
+# started on a free 127.0.0.1 port with its data in memory, stopped at the end. npm itself comes from Debian
+# (nodejs, npm) when missing. AZURITE_BLOB_ENDPOINT (http://127.0.0.1:PORT/devstoreaccount1) names a running
+# one instead.
+azurite_cache="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/berth-test/azurite"
+azurite_program="$azurite_cache/node_modules/.bin/azurite-blob"
+azurite_packages=(nodejs npm)
+
 prerequisites_created_policy=""
 prerequisites_s3_started=""
+prerequisites_azurite_pid=""
 
 # Exit status 0 when the Debian package is installed.
 prerequisites_installed() {
@@ -58,6 +69,12 @@ prerequisites_install() {
   if [ -z "${S3_ENDPOINT:-}" ]; then
     for package in "${s3_packages[@]}"; do
       prerequisites_installed "$package" || missing_s3+=("$package")
+    done
+  fi
+  # Node and npm installed some other way (nodesource, nvm) serve as well as Debian's.
+  if [ -z "${AZURITE_BLOB_ENDPOINT:-}" ] && [ ! -x "$azurite_program" ] && ! command -v npm >/dev/null; then
+    for package in "${azurite_packages[@]}"; do
+      prerequisites_installed "$package" || missing+=("$package")
     done
   fi
   local all=("${missing[@]}" "${missing_s3[@]}")
@@ -93,6 +110,58 @@ prerequisites_install() {
   rm -f "$apt_log"
 }
 
+# Installs Azurite with npm into its cache directory unless AZURITE_BLOB_ENDPOINT names one or it is there.
+# Needs no root: the cache is the user's.
+prerequisites_azurite_install() {
+  [ -n "${AZURITE_BLOB_ENDPOINT:-}" ] && return 0
+  [ -x "$azurite_program" ] && return 0
+  if ! command -v npm >/dev/null; then
+    echo "no npm to install Azurite with: install nodejs and npm (sudo scripts/test.sh does), or set AZURITE_BLOB_ENDPOINT" \
+      "to a running azurite-blob, or run scripts/test.sh --fast"
+    return 1
+  fi
+  echo "installing Azurite (npm package azurite) into $azurite_cache"
+  local npm_log
+  npm_log=$(mktemp)
+  mkdir -p "$azurite_cache"
+  if ! npm install --prefix "$azurite_cache" --no-audit --no-fund --loglevel=error azurite </dev/null >"$npm_log" 2>&1 ||
+    [ ! -x "$azurite_program" ]; then
+    cat "$npm_log"
+    rm -f "$npm_log"
+    echo "npm install azurite failed"
+    return 1
+  fi
+  rm -f "$npm_log"
+}
+
+# Uses AZURITE_BLOB_ENDPOINT when set; otherwise starts azurite-blob on a free 127.0.0.1 port, in memory,
+# and exports AZURITE_BLOB_ENDPOINT for the tests. Only the process started here is stopped at the end.
+prerequisites_azurite_start() {
+  if [ -n "${AZURITE_BLOB_ENDPOINT:-}" ]; then
+    echo "Azure Blob service: $AZURITE_BLOB_ENDPOINT (AZURITE_BLOB_ENDPOINT)"
+    return 0
+  fi
+  local port log
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  log="${TMPDIR:-/tmp}/berth-test-azurite.log"
+  "$azurite_program" --blobHost 127.0.0.1 --blobPort "$port" --inMemoryPersistence --skipApiVersionCheck --loose \
+    --disableTelemetry </dev/null >"$log" 2>&1 &
+  prerequisites_azurite_pid=$!
+  local waited=0
+  # Any HTTP answer (403 to an unsigned request) means it listens.
+  until curl -s -o /dev/null "http://127.0.0.1:$port/devstoreaccount1?comp=list"; do
+    if ! kill -0 "$prerequisites_azurite_pid" 2>/dev/null || [ $waited -ge 60 ]; then
+      cat "$log"
+      echo "azurite-blob did not start"
+      return 1
+    fi
+    sleep 0.5
+    waited=$((waited + 1))
+  done
+  export AZURITE_BLOB_ENDPOINT="http://127.0.0.1:$port/devstoreaccount1"
+  echo "Azure Blob service: $AZURITE_BLOB_ENDPOINT (Azurite, in memory, stopped at the end)"
+}
+
 prerequisites_remove_policy() {
   [ -z "$prerequisites_created_policy" ] || rm -f /usr/sbin/policy-rc.d
   prerequisites_created_policy=""
@@ -125,6 +194,11 @@ prerequisites_s3_start() {
 
 prerequisites_cleanup() {
   prerequisites_remove_policy
+  if [ -n "$prerequisites_azurite_pid" ]; then
+    kill "$prerequisites_azurite_pid" 2>/dev/null || true
+    wait "$prerequisites_azurite_pid" 2>/dev/null || true
+    prerequisites_azurite_pid=""
+  fi
   if [ -n "$prerequisites_s3_started" ]; then
     bash "$s3_stop_script" --purge >/dev/null 2>&1 || true
     prerequisites_s3_started=""

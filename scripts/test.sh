@@ -4,8 +4,9 @@
 #
 #   scripts/test.sh          every test project: unit tests, HTTP tests against a real Berth on 127.0.0.1,
 #                            and the end-to-end tests with real clients. First installs the Debian packages
-#                            those drive (root; not root, it names the missing ones and stops) and starts an
-#                            S3 store unless S3_ENDPOINT names one (scripts/test-prerequisites.sh).
+#                            those drive (root; not root, it names the missing ones and stops), starts an
+#                            S3 store unless S3_ENDPOINT names one and Azurite (installed with npm into a cache
+#                            directory) unless AZURITE_BLOB_ENDPOINT names one (scripts/test-prerequisites.sh).
 #   scripts/test.sh --fast   only the test projects that need nothing outside .NET: no packages, no root.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -53,7 +54,7 @@ else
   # shellcheck source=scripts/test-prerequisites.sh
   . scripts/test-prerequisites.sh
   trap prerequisites_cleanup EXIT
-  if ! prerequisites_s3_check || ! prerequisites_install; then
+  if ! prerequisites_s3_check || ! prerequisites_install || ! prerequisites_azurite_install; then
     give_up
   fi
 fi
@@ -63,7 +64,7 @@ if ! dotnet build "$target" -c Release -warnaserror -nologo -v q; then
   give_up
 fi
 
-if [ -z "$fast" ] && ! prerequisites_s3_start; then
+if [ -z "$fast" ] && { ! prerequisites_s3_start || ! prerequisites_azurite_start; }; then
   give_up
 fi
 

@@ -18,6 +18,10 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           report        --results FILE.tsv [--out FILE.md]
           s3-delete-prefix --endpoint U --bucket B --prefix P [--region us-east-1] [--timeout 300]
                         (keys from S3_ACCESS_KEY / S3_SECRET_KEY)
+          azure-put     --service-url U --container C --blob B --file F [--salt S] [--block-mib 8] [--concurrency 1]
+          azure-get     --service-url U --container C --blob B
+          azure-delete  --service-url U --container C (--prefix P | --container-too true)
+                        (account devstoreaccount1 unless --account; key from AZURE_STORAGE_KEY, else Azurite's)
         """);
     return 2;
 }
@@ -37,6 +41,9 @@ try
         "sink" => SinkCommand.Run(options),
         "report" => ReportCommand.Run(options),
         "s3-delete-prefix" => await S3Commands.DeletePrefixAsync(options),
+        "azure-put" => await AzureCommands.PutAsync(options),
+        "azure-get" => await AzureCommands.GetAsync(options),
+        "azure-delete" => await AzureCommands.DeleteAsync(options),
         _ => throw new ArgumentException($"unknown verb '{args[0]}'"),
     };
 }

@@ -35,10 +35,10 @@ public static class ConfigCheckCommand
         Loads CONFIG (else REGISTRY_CONFIGURATION_PATH, else the defaults) with the REGISTRY_* environment
         variables on top, exactly as `berth serve` does, runs the checks serve runs before it listens (the
         listen addresses, TLS files and that the key matches, client CAs, the htpasswd file, token keys, the
-        storage root or S3 options, Redis TLS files), and prints the effective configuration as YAML with
+        storage root or S3/Azure options, Redis TLS files), and prints the effective configuration as YAML with
         secrets masked. Warnings (unknown keys, ignored settings) go to standard error. It reads the files
         the configuration names and checks the storage root as the user running it; it creates nothing and
-        contacts nothing (S3, Redis, notification endpoints are not reached).
+        contacts nothing (S3, Azure, Redis, notification endpoints are not reached).
 
           --strict   exit 1 when there are warnings, not only when the configuration is invalid
 
@@ -46,8 +46,9 @@ public static class ConfigCheckCommand
 
         """;
 
-    // Keys whose whole value is a secret, wherever they appear (http.secret, redis.password, proxy.password...).
-    private static readonly string[] SecretKeyFragments = ["password", "secret"];
+    // Keys whose whole value is a secret, wherever they appear (http.secret, redis.password, proxy.password,
+    // storage.azure.accountkey...).
+    private static readonly string[] SecretKeyFragments = ["password", "secret", "accountkey", "connectionstring"];
 
     // Request headers Berth sends (notification endpoints, HTTP health checks) typically carry credentials
     // (Authorization, API keys, signatures); only these well-known harmless ones are shown as they are.
@@ -186,12 +187,14 @@ public static class ConfigCheckCommand
         {
             StorageOptions.FilesystemDriver => ToNode(storage.Filesystem, "storage.filesystem"),
             StorageOptions.S3Driver => ToNode(storage.S3, "storage.s3"),
+            StorageOptions.AzureDriver => ToNode(storage.Azure, "storage.azure"),
             _ => new YamlMappingNode(),
         };
         node.Add(storage.Driver, driverNode ?? new YamlMappingNode());
         foreach (var property in ConfigurationProperties(typeof(StorageOptions)))
         {
-            if (property.Name is nameof(StorageOptions.Driver) or nameof(StorageOptions.Filesystem) or nameof(StorageOptions.S3))
+            if (property.Name is nameof(StorageOptions.Driver) or nameof(StorageOptions.Filesystem) or nameof(StorageOptions.S3)
+                or nameof(StorageOptions.Azure))
             {
                 continue;
             }

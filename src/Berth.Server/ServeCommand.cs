@@ -39,6 +39,18 @@ internal static class ServeCommand
         {
             try
             {
+                await AzureDriverFactory.PrepareAsync(app.Services.GetRequiredService<Berth.Storage.Drivers.IStorageDriver>(),
+                    app.Services.GetRequiredService<StorageMaintenanceOptions>().ReadOnly.Enabled,
+                    app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.Server"), stopping);
+            }
+            catch (StartupException ex)
+            {
+                await error.WriteLineAsync($"berth: {ex.Message}");
+                return 1;
+            }
+
+            try
+            {
                 await app.StartAsync(stopping);
                 listening?.Invoke([.. app.Urls]);
                 await app.WaitForShutdownAsync(stopping);

@@ -62,8 +62,20 @@ internal sealed record StartupSummary(
         StorageOptions.FilesystemDriver => Path.GetFullPath(storage.Filesystem.RootDirectory),
         StorageOptions.InMemoryDriver => "process memory (lost when the process exits)",
         StorageOptions.S3Driver when storage.S3 is { } s3 => DescribeBucket(s3),
+        StorageOptions.AzureDriver when storage.Azure is { } azure => DescribeContainer(azure),
         _ => storage.Driver,
     };
+
+    private static string DescribeContainer(AzureStorageOptions azure)
+    {
+        var location = $"Azure container {azure.Container}";
+        if (!string.IsNullOrEmpty(azure.RootDirectory))
+        {
+            location += $", prefix {azure.RootDirectory}";
+        }
+
+        return $"{location} at {azure.ServiceUrl?.ToString() ?? $"https://{azure.AccountName}.blob.{azure.Realm}"}";
+    }
 
     private static string DescribeBucket(S3StorageOptions s3)
     {

@@ -35,11 +35,11 @@ internal sealed record StartupPlan(
 /// <c>http.debug.addr</c>, which must not take the registry's own port); TLS (certificate and key files, that the key
 /// belongs to the certificate, client CAs, client-auth mode, cipher suites, ACME refused); authentication (the htpasswd
 /// file parses, the token keys load, the token algorithms are supported); storage (a filesystem root this user can
-/// write, or create, nothing in the way; the S3 driver's own option checks); the Redis client options when the cache
+/// write, or create, nothing in the way; the S3 and Azure drivers' own option checks); the Redis client options when the cache
 /// is <c>redis</c> (addresses, TLS files); the pull-through cache's credential helpers (<c>proxy.exec.command</c>) are
 /// programs this user can run.</para>
 /// <para>Files are read; nothing is created, bound or contacted. What only the network can tell (a port already
-/// taken, an unreachable S3 endpoint or bucket, Redis down, notification endpoints) is not configuration: serve meets
+/// taken, an unreachable S3 endpoint or bucket, an Azure container that is missing (serve creates it), Redis down, notification endpoints) is not configuration: serve meets
 /// it when it listens or at the first request, and a replica with Redis down still serves from storage.</para>
 /// </remarks>
 internal static class StartupValidation
@@ -210,6 +210,9 @@ internal static class StartupValidation
                 break;
             case StorageOptions.S3Driver:
                 _ = S3DriverFactory.Validate(storage.S3!);
+                break;
+            case StorageOptions.AzureDriver:
+                _ = AzureDriverFactory.Validate(storage.Azure!);
                 break;
         }
     }

@@ -11,6 +11,7 @@ internal static class StorageDriverFactory
         "filesystem" => CreateFilesystem(config.Storage.Filesystem.RootDirectory, services.GetRequiredService<ILogger<FilesystemDriver>>()),
         "inmemory" => new InMemoryDriver(),
         "s3" => S3DriverFactory.Create(config.Storage.S3!, services.GetRequiredService<ILogger<Berth.Storage.S3.S3Driver>>()),
+        "azure" => AzureDriverFactory.Create(config.Storage.Azure!, services.GetRequiredService<ILogger<Berth.Storage.Azure.AzureDriver>>()),
         var other => throw new ConfigurationException($"storage: the '{other}' driver is not available in this build"),
     };
 

@@ -134,6 +134,13 @@ public sealed class ServeConfigCheckAgreementTests : IDisposable
             "berth: configuration error: storage.s3.region: required unless storage.s3.regionendpoint is set"),
         ["S3 endpoint not http"] = _ => new(Yaml(storage: "  s3:\n    bucket: registry\n    region: us-east-1\n    regionendpoint: ftp://127.0.0.1:9000\n"),
             "berth: configuration error: storage.s3.regionendpoint: 'ftp://127.0.0.1:9000' is not an http or https URL"),
+        ["Azure without container"] = _ => new(Yaml(storage: "  azure:\n    accountname: registry\n    accountkey: a2V5\n"),
+            "berth: configuration error: storage.azure.container: required"),
+        ["Azure account key not base64"] = _ => new(Yaml(storage: "  azure:\n    accountname: registry\n    accountkey: '!!'\n    container: registry\n"),
+            "berth: configuration error: storage.azure.accountkey: not a base64 account key"),
+        ["Azure client secret without tenant"] = _ => new(
+            Yaml(storage: "  azure:\n    accountname: registry\n    container: registry\n    credentials:\n      type: client_secret\n      clientid: c\n      secret: s\n"),
+            "berth: configuration error: storage.azure.credentials.tenantid: required with client_secret credentials"),
         ["S3 user agent too long"] = _ => new(Yaml(storage: $"  s3:\n    bucket: registry\n    region: us-east-1\n    useragent: {new string('a', 51)}\n"),
             "berth: configuration error: storage.s3.useragent: at most 50 characters"),
         ["storage driver unknown"] = _ => new(Yaml(storage: "  gcs: {}\n"),
@@ -197,6 +204,8 @@ public sealed class ServeConfigCheckAgreementTests : IDisposable
         // Nothing listens at these endpoints: neither verb needs S3, Redis or a webhook to be reachable to start.
         ["S3 endpoint out of reach"] = _ => new(
             Yaml(storage: "  s3:\n    bucket: registry\n    region: us-east-1\n    regionendpoint: http://127.0.0.1:1\n    accesskey: AKIAEXAMPLEEXAMPLE12\n    secretkey: example-secret\n"), ""),
+        ["Azure service out of reach"] = _ => new(
+            Yaml(storage: "  azure:\n    accountname: devstoreaccount1\n    accountkey: a2V5\n    container: registry\n    serviceurl: http://127.0.0.1:1/devstoreaccount1\n"), ""),
         ["redis cache with redis down"] = _ => new(
             Yaml(storage: "  inmemory: {}\n  cache:\n    blobdescriptor: redis\n", extra: "redis:\n  addr: 127.0.0.1:1\n  dialtimeout: 200ms\n"), ""),
         ["notification endpoint out of reach"] = _ => new(

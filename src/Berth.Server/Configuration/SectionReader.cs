@@ -75,7 +75,9 @@ internal sealed class SectionReader
         var overrides = _section.Overrides;
         var environment = overrides?.Child(key)
             ?? (environmentName is null ? null : overrides?.Child(environmentName))
-            ?? (_inlineEnvironmentGroup is null ? null : overrides?.Child(_inlineEnvironmentGroup)?.Child(key));
+            ?? (_inlineEnvironmentGroup is null ? null : overrides?.Child(_inlineEnvironmentGroup)?.Child(key))
+            // A key spelt with underscores (storage.azure.max_retries) spans several segments of a variable's name.
+            ?? (key.Contains('_', StringComparison.Ordinal) ? key.Split('_').Aggregate(overrides, (node, part) => node?.Child(part)) : null);
 
         if (environment?.Variable is not null)
         {

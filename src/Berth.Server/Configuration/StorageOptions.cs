@@ -1,7 +1,7 @@
 namespace Berth.Server.Configuration;
 
 /// <summary>
-/// <c>storage</c>: exactly one driver section (<c>filesystem</c>, <c>inmemory</c> or <c>s3</c>) next to the
+/// <c>storage</c>: exactly one driver section (<c>filesystem</c>, <c>inmemory</c>, <c>s3</c> or <c>azure</c>) next to the
 /// registry-wide keys <c>delete</c>, <c>redirect</c>, <c>cache</c>, <c>maintenance</c> and <c>tag</c>.
 /// </summary>
 public sealed record StorageOptions
@@ -15,6 +15,9 @@ public sealed record StorageOptions
     /// <summary>The driver name for S3 and S3-compatible object storage.</summary>
     public const string S3Driver = "s3";
 
+    /// <summary>The driver name for Azure Blob Storage.</summary>
+    public const string AzureDriver = "azure";
+
     // Distribution registers its S3 driver under both names.
     private const string S3DriverAlias = "s3aws";
 
@@ -23,7 +26,7 @@ public sealed record StorageOptions
 
     /// <summary>
     /// The selected driver: <see cref="FilesystemDriver"/> (the default when the section names none),
-    /// <see cref="InMemoryDriver"/> or <see cref="S3Driver"/>.
+    /// <see cref="InMemoryDriver"/>, <see cref="S3Driver"/> or <see cref="AzureDriver"/>.
     /// </summary>
     public string Driver { get; init; } = FilesystemDriver;
 
@@ -35,6 +38,9 @@ public sealed record StorageOptions
 
     /// <summary><c>storage.s3</c>; null unless <see cref="Driver"/> is <see cref="S3Driver"/>.</summary>
     public S3StorageOptions? S3 { get; init; }
+
+    /// <summary><c>storage.azure</c>; null unless <see cref="Driver"/> is <see cref="AzureDriver"/>.</summary>
+    public AzureStorageOptions? Azure { get; init; }
 
     /// <summary><c>storage.delete</c>.</summary>
     public StorageDeleteOptions Delete { get; init; } = new();
@@ -87,9 +93,11 @@ public sealed record StorageOptions
             case S3Driver:
             case S3DriverAlias:
                 return options with { Driver = S3Driver, S3 = section[driver].AsSection(S3StorageOptions.Read) };
+            case AzureDriver:
+                return options with { Driver = AzureDriver, Azure = section[driver].AsSection(AzureStorageOptions.Read) };
             default:
                 throw section[driver].Invalid(
-                    $"the '{driver}' storage driver is not supported; use {FilesystemDriver}, {InMemoryDriver} or {S3Driver}");
+                    $"the '{driver}' storage driver is not supported; use {FilesystemDriver}, {InMemoryDriver}, {S3Driver} or {AzureDriver}");
         }
     }
 }
@@ -268,6 +276,182 @@ public sealed record S3StorageOptions
             UseDualStack = section["usedualstack"].AsBool(defaults.UseDualStack),
             UseFipsEndpoint = section["usefipsendpoint"].AsBool(defaults.UseFipsEndpoint),
             RedirectEndpoint = redirectEndpoint,
+        };
+    }
+}
+
+/// <summary>
+/// <c>storage.azure</c>: Azure Blob Storage, with registry:2's keys (<c>accountname</c>, <c>accountkey</c>,
+/// <c>container</c>, <c>realm</c>), Distribution 3's (<c>rootdirectory</c>, <c>credentials</c>, <c>serviceurl</c>, the copy
+/// polling keys under both their release-candidate and their 3.0 names, <c>skipverify</c>) and Berth's
+/// <c>legacyrootprefix</c> and <c>redirectexpiry</c>.
+/// </summary>
+public sealed record AzureStorageOptions
+{
+    /// <summary><c>credentials.type</c> for the account key.</summary>
+    public const string SharedKeyCredentials = "shared_key";
+
+    /// <summary><c>credentials.type</c> for an Entra application's client secret.</summary>
+    public const string ClientSecretCredentials = "client_secret";
+
+    /// <summary><c>credentials.type</c> for the Azure SDK's default credential chain (workload or managed identity...).</summary>
+    public const string DefaultCredentials = "default_credentials";
+
+    // Distribution's documentation shows `type: default` for managed identity, which its code does not accept; Berth does.
+    private static readonly string[] CredentialTypes = [SharedKeyCredentials, ClientSecretCredentials, DefaultCredentials, "default"];
+
+    /// <summary><c>accountname</c> (required).</summary>
+    public string AccountName { get; init; } = string.Empty;
+
+    /// <summary><c>accountkey</c>: the key of <see cref="SharedKeyCredentials"/>.</summary>
+    public string? AccountKey { get; init; }
+
+    /// <summary><c>container</c> (required).</summary>
+    public string Container { get; init; } = string.Empty;
+
+    /// <summary><c>realm</c> (default <c>core.windows.net</c>).</summary>
+    public string Realm { get; init; } = "core.windows.net";
+
+    /// <summary><c>rootdirectory</c>: a name prefix for everything the registry stores.</summary>
+    public string? RootDirectory { get; init; }
+
+    /// <summary><c>serviceurl</c>: the Blob service endpoint (Azurite, private endpoints); default from the account and realm.</summary>
+    public Uri? ServiceUrl { get; init; }
+
+    /// <summary><c>credentials.type</c>: <c>shared_key</c> (the default with <c>accountkey</c>), <c>client_secret</c> or <c>default_credentials</c>.</summary>
+    public string CredentialsType { get; init; } = SharedKeyCredentials;
+
+    /// <summary><c>credentials.clientid</c>.</summary>
+    public string? ClientId { get; init; }
+
+    /// <summary><c>credentials.tenantid</c>.</summary>
+    public string? TenantId { get; init; }
+
+    /// <summary><c>credentials.secret</c>.</summary>
+    public string? Secret { get; init; }
+
+    /// <summary><c>copy_status_poll_max_retry</c> or <c>max_retries</c>: polls of an unfinished copy (default 5; -1: none).</summary>
+    public int CopyStatusPollMaxRetry { get; init; } = 5;
+
+    /// <summary><c>copy_status_poll_delay</c> or <c>retry_delay</c>: poll n waits n times this (default 100ms).</summary>
+    public TimeSpan CopyStatusPollDelay { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary><c>skipverify</c>: do not verify the service's TLS certificate.</summary>
+    public bool SkipVerify { get; init; }
+
+    /// <summary>
+    /// <c>legacyrootprefix</c> (Berth): true for registry:2's blob names (leading slash), false for Distribution 3's; unset,
+    /// decided from the container's content at start-up.
+    /// </summary>
+    public bool? LegacyRootPrefix { get; init; }
+
+    /// <summary><c>redirectexpiry</c> (Berth): how long SAS blob URLs stay valid (default 20m).</summary>
+    public TimeSpan RedirectExpiry { get; init; } = TimeSpan.FromMinutes(20);
+
+    internal static AzureStorageOptions Read(SectionReader section)
+    {
+        var defaults = new AzureStorageOptions();
+        var accountKey = section["accountkey"].AsString();
+        var credentials = section["credentials"].AsSection(credentials => (
+            Type: credentials["type"],
+            TypeName: credentials["type"].AsChoice(CredentialTypes),
+            ClientId: credentials["clientid"].AsString(),
+            TenantId: credentials["tenantid"].AsString(),
+            Secret: credentials["secret"].AsString()));
+
+        // registry:2 (2.x) knows only the account key; Distribution 3 asks for a type every time.
+        var type = credentials.TypeName switch
+        {
+            null when accountKey is not null => SharedKeyCredentials,
+            null => throw credentials.Type.Invalid(
+                $"required without storage.azure.accountkey: {SharedKeyCredentials}, {ClientSecretCredentials} or {DefaultCredentials}"),
+            "default" => DefaultCredentials,
+            var named => named,
+        };
+
+        if (type == SharedKeyCredentials && accountKey is null)
+        {
+            throw section["accountkey"].Invalid("required with shared_key credentials");
+        }
+
+        if (type != SharedKeyCredentials && accountKey is not null)
+        {
+            section["accountkey"].Warn($"not used with {type} credentials");
+        }
+
+        if (type == ClientSecretCredentials)
+        {
+            foreach (var (key, value) in new[] { ("clientid", credentials.ClientId), ("tenantid", credentials.TenantId), ("secret", credentials.Secret) })
+            {
+                if (value is null)
+                {
+                    throw ConfigurationException.ForKey($"{section.Key}.credentials.{key}", "required with client_secret credentials");
+                }
+            }
+        }
+
+        var container = section["container"];
+        var containerName = container.AsRequiredString("required: the blob container to store the registry in");
+        if (!Berth.Storage.Azure.AzureDriverOptions.IsContainerName(containerName))
+        {
+            throw container.Invalid($"'{containerName}' is not a container name: 3 to 63 lower-case letters, digits and single hyphens, "
+                + "starting and ending with a letter or digit");
+        }
+
+        var serviceUrlValue = section["serviceurl"];
+        var serviceUrl = serviceUrlValue.AsHttpUrl();
+        if (serviceUrl is not null && serviceUrl.Query.Length > 0)
+        {
+            throw serviceUrlValue.Invalid("must be a URL without a query");
+        }
+
+        var accountName = section["accountname"].AsRequiredString("required: the storage account");
+        var realmValue = section["realm"];
+        var realm = realmValue.AsString(defaults.Realm);
+        if (serviceUrl is null && Uri.CheckHostName($"{accountName}.blob.{realm}") != UriHostNameType.Dns)
+        {
+            throw realmValue.Invalid($"'{accountName}.blob.{realm}' is not a host name");
+        }
+
+        // Distribution's 3.0 release candidates named the copy polling keys copy_status_poll_*; 3.0 renamed them.
+        var maxRetriesValue = section["copy_status_poll_max_retry"] is { IsSet: true } candidate ? candidate : section["max_retries"];
+        _ = section["max_retries"];
+        var delayValue = section["copy_status_poll_delay"] is { IsSet: true } candidateDelay ? candidateDelay : section["retry_delay"];
+        _ = section["retry_delay"];
+        var maxRetries = maxRetriesValue.AsInt32(defaults.CopyStatusPollMaxRetry, minimum: -1);
+        var delay = delayValue.AsDuration(defaults.CopyStatusPollDelay);
+        if (delay > TimeSpan.FromMinutes(10))
+        {
+            throw delayValue.Invalid("at most 10m");
+        }
+
+        section.Ignore("connectionstring", "Distribution reads it but never uses it either; set accountname with accountkey or credentials");
+
+        var redirectExpiryValue = section["redirectexpiry"];
+        var redirectExpiry = redirectExpiryValue.AsDuration(defaults.RedirectExpiry);
+        if (redirectExpiry <= TimeSpan.Zero || redirectExpiry > TimeSpan.FromDays(7))
+        {
+            throw redirectExpiryValue.Invalid("must be more than zero and at most 7 days (168h)");
+        }
+
+        return new AzureStorageOptions
+        {
+            AccountName = accountName,
+            AccountKey = type == SharedKeyCredentials ? accountKey : null,
+            Container = containerName,
+            Realm = realm,
+            RootDirectory = section["rootdirectory"].AsString(),
+            ServiceUrl = serviceUrl,
+            CredentialsType = type,
+            ClientId = credentials.ClientId,
+            TenantId = credentials.TenantId,
+            Secret = credentials.Secret,
+            // As in Distribution, 0 (also what an unset key reads as there) means the default.
+            CopyStatusPollMaxRetry = maxRetries == 0 ? defaults.CopyStatusPollMaxRetry : maxRetries,
+            CopyStatusPollDelay = delay,
+            SkipVerify = section["skipverify"].AsBool(defaults.SkipVerify),
+            LegacyRootPrefix = section["legacyrootprefix"].IsSet ? section["legacyrootprefix"].AsBool() : null,
+            RedirectExpiry = redirectExpiry,
         };
     }
 }

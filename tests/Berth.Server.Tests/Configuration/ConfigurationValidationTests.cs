@@ -21,7 +21,7 @@ public sealed class ConfigurationValidationTests
     [InlineData("http:\n  tls:\n    certificate: /c.pem", "http.tls.key", "required when http.tls.certificate is set")]
     [InlineData("http:\n  tls:\n    certificate: /c.pem\n    key: /k.pem\n    minimumtls: ssl3", "http.tls.minimumtls", "expected one of")]
     [InlineData("storage:\n  filesystem: {}\n  inmemory: {}", "storage", "exactly one storage driver may be configured, found filesystem, inmemory")]
-    [InlineData("storage:\n  azure:\n    accountname: a", "storage.azure", "the 'azure' storage driver is not supported")]
+    [InlineData("storage:\n  gcs:\n    bucket: a", "storage.gcs", "the 'gcs' storage driver is not supported")]
     [InlineData("storage:\n  filesystem: [a]", "storage.filesystem", "expected a section")]
     [InlineData("storage:\n  cache:\n    blobdescriptorsize: many", "storage.cache.blobdescriptorsize", "expected an integer")]
     [InlineData("storage:\n  s3:\n    region: us-east-1", "storage.s3.bucket", "required")]

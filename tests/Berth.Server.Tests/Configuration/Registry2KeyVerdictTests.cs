@@ -23,6 +23,8 @@ public sealed partial class Registry2KeyVerdictTests
     private static readonly (string Prefix, string Yaml)[] Prerequisites =
     [
         ("storage.s3.", "storage: {s3: {region: us-east-1, bucket: registry}}"),
+        ("storage.azure.", "storage: {azure: {accountname: registry, accountkey: a2V5, container: registry}}"),
+        ("storage.azure.credentials.", "storage: {azure: {credentials: {type: client_secret, clientid: c, tenantid: t, secret: s}}}"),
         ("auth.htpasswd.", "auth: {htpasswd: {realm: Registry, path: /auth/htpasswd}}"),
         ("auth.silly.", "auth: {silly: {realm: Registry, service: registry}}"),
         ("auth.token.", "auth: {token: {realm: 'https://auth.example.com/token', service: registry, issuer: auth.example.com, rootcertbundle: /certs/token.pem}}"),
