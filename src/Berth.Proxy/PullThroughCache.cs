@@ -242,27 +242,42 @@ public sealed partial class PullThroughCache : IDisposable
             return new ProxiedBlob(this, digest, stored, reader: null);
         }
 
-        var mine = new BlobFlight(repository, new TaskCompletionSource<BlobFetch?>(TaskCreationOptions.RunContinuationsAsynchronously));
-        var flight = _blobFetches.GetOrAdd(digest, mine);
-        if (ReferenceEquals(flight, mine))
+        BlobFlight flight;
+        BlobFetch? fetch;
+        for (var attempt = 1; ; attempt++)
         {
-            _ = StartBlobFetchAsync(repository, digest, mine);
-        }
-        else
-        {
-            // The same rule for a fetch another repository started: joining it needs this repository to have the blob.
-            if (!flight.IsFor(repository) && await repository.Upstream.HeadBlobAsync(repository.RemoteName, digest, cancellationToken) is null)
+            var mine = new BlobFlight(repository, new TaskCompletionSource<BlobFetch?>(TaskCreationOptions.RunContinuationsAsynchronously));
+            flight = _blobFetches.GetOrAdd(digest, mine);
+            var joined = !ReferenceEquals(flight, mine);
+            if (!joined)
+            {
+                _ = StartBlobFetchAsync(repository, digest, mine);
+            }
+            else
+            {
+                // The same rule for a fetch another repository started: joining it needs this repository to have the blob.
+                if (!flight.IsFor(repository) && await repository.Upstream.HeadBlobAsync(repository.RemoteName, digest, cancellationToken) is null)
+                {
+                    return null;
+                }
+
+                ProxyMetrics.RecordCoalesced(upstream, "blob");
+            }
+
+            fetch = await flight.Fetch.Task.WaitAsync(cancellationToken);
+            if (fetch is null)
             {
                 return null;
             }
 
-            ProxyMetrics.RecordCoalesced(upstream, "blob");
-        }
+            // A fetch that had already failed when this request joined it (it leaves the table a moment after its
+            // readers learn of the failure) is not this request's failure: it starts a fetch of its own, once.
+            if (!joined || fetch.Failure is null || attempt > 1)
+            {
+                break;
+            }
 
-        var fetch = await flight.Fetch.Task.WaitAsync(cancellationToken);
-        if (fetch is null)
-        {
-            return null;
+            _blobFetches.TryRemove(new KeyValuePair<Digest, BlobFlight>(digest, flight));
         }
 
         // The reader is taken now, while the fetch is known: a spool that closed in between means the fetch is over,
