@@ -348,6 +348,22 @@ public sealed record AzureStorageOptions
     /// <summary><c>redirectexpiry</c> (Berth): how long SAS blob URLs stay valid (default 20m).</summary>
     public TimeSpan RedirectExpiry { get; init; } = TimeSpan.FromMinutes(20);
 
+    /// <summary>The release candidates' key when set (the other, if set too, is warned about as ignored), else 3.0's.</summary>
+    private static ConfigValue PreferredSpelling(ConfigValue candidate, ConfigValue released)
+    {
+        if (!candidate.IsSet)
+        {
+            return released;
+        }
+
+        if (released.IsSet)
+        {
+            released.Warn($"ignored: {candidate.Key} is set too and wins");
+        }
+
+        return candidate;
+    }
+
     internal static AzureStorageOptions Read(SectionReader section)
     {
         var defaults = new AzureStorageOptions();
@@ -357,7 +373,8 @@ public sealed record AzureStorageOptions
             TypeName: credentials["type"].AsChoice(CredentialTypes),
             ClientId: credentials["clientid"].AsString(),
             TenantId: credentials["tenantid"].AsString(),
-            Secret: credentials["secret"].AsString()));
+            Secret: credentials["secret"].AsString(),
+            ClientSecretKeys: new[] { credentials["clientid"], credentials["tenantid"], credentials["secret"] }));
 
         // registry:2 (2.x) knows only the account key; Distribution 3 asks for a type every time.
         var type = credentials.TypeName switch
@@ -377,6 +394,14 @@ public sealed record AzureStorageOptions
         if (type != SharedKeyCredentials && accountKey is not null)
         {
             section["accountkey"].Warn($"not used with {type} credentials");
+        }
+
+        if (type != ClientSecretCredentials)
+        {
+            foreach (var value in credentials.ClientSecretKeys.Where(value => value.IsSet))
+            {
+                value.Warn($"used only with {ClientSecretCredentials} credentials; ignored with {type}");
+            }
         }
 
         if (type == ClientSecretCredentials)
@@ -414,10 +439,8 @@ public sealed record AzureStorageOptions
         }
 
         // Distribution's 3.0 release candidates named the copy polling keys copy_status_poll_*; 3.0 renamed them.
-        var maxRetriesValue = section["copy_status_poll_max_retry"] is { IsSet: true } candidate ? candidate : section["max_retries"];
-        _ = section["max_retries"];
-        var delayValue = section["copy_status_poll_delay"] is { IsSet: true } candidateDelay ? candidateDelay : section["retry_delay"];
-        _ = section["retry_delay"];
+        var maxRetriesValue = PreferredSpelling(section["copy_status_poll_max_retry"], section["max_retries"]);
+        var delayValue = PreferredSpelling(section["copy_status_poll_delay"], section["retry_delay"]);
         var maxRetries = maxRetriesValue.AsInt32(defaults.CopyStatusPollMaxRetry, minimum: -1);
         var delay = delayValue.AsDuration(defaults.CopyStatusPollDelay);
         if (delay > TimeSpan.FromMinutes(10))

@@ -111,6 +111,27 @@ public sealed class AzureConfigurationTests
         Assert.Contains(result.Warnings, warning => warning.StartsWith("storage.azure.accountkey: not used with default_credentials", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Load_ClientSecretKeysBesideSharedKey_AreWarnedAboutNamingEachKey()
+    {
+        var result = LoadYaml(Registry2Config + "    credentials:\n      type: shared_key\n      clientid: app\n      secret: s3cret\n");
+
+        Assert.Equal(AzureStorageOptions.SharedKeyCredentials, result.Configuration.Storage.Azure!.CredentialsType);
+        Assert.Contains(result.Warnings, warning => warning.StartsWith("storage.azure.credentials.clientid: used only with client_secret", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, warning => warning.StartsWith("storage.azure.credentials.secret: used only with client_secret", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Load_BothSpellingsOfTheCopyPollingKeys_TheReleaseCandidateOneWinsAndTheOtherIsWarnedAbout()
+    {
+        var result = LoadYaml(Registry2Config + "    copy_status_poll_max_retry: 7\n    max_retries: 9\n    copy_status_poll_delay: 2s\n    retry_delay: 3s\n");
+
+        var azure = result.Configuration.Storage.Azure!;
+        Assert.Equal((7, TimeSpan.FromSeconds(2)), (azure.CopyStatusPollMaxRetry, azure.CopyStatusPollDelay));
+        Assert.Contains(result.Warnings, warning => warning.StartsWith("storage.azure.max_retries: ignored", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, warning => warning.StartsWith("storage.azure.retry_delay: ignored", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("    accountname: registry\n    container: registry\n", "storage.azure.credentials.type", "required without storage.azure.accountkey")]
     [InlineData("    accountkey: a2V5\n    container: registry\n", "storage.azure.accountname", "required")]
