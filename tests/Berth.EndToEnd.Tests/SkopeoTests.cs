@@ -191,23 +191,30 @@ public abstract class SkopeoTests : IDisposable
         await _skopeo.CopyAsync(layout.Reference("v1"), Remote(source, "v1"));
 
         // skopeo remembers (in its blob info cache) that the layers live in the source repository and asks the
-        // registry to mount them: POST /v2/TARGET/blobs/uploads/?mount=DIGEST&from=SOURCE answered 201.
+        // registry to mount them: POST /v2/TARGET/blobs/uploads/?mount=DIGEST&from=SOURCE answered 201. Which layers
+        // it asks for is the client's choice: its cache is one file shared by every skopeo on the machine, and in a
+        // full parallel run it has once lacked a layer's location (skopeo then uploaded that layer, as it may). What
+        // the registry owes is that every mount asked for is granted.
         var copy = await _skopeo.CopyAsync(Remote(source, "v1"), Remote(target, "v1"), "--debug");
-        var mounted = copy.StandardError.Split('\n').Count(line => line.Contains("mount OK", StringComparison.Ordinal));
-        Assert.True(mounted == image.Layers.Count,
-            $"skopeo mounted {mounted} of {image.Layers.Count} layers from {source} into {target}.\n{copy.DescribeOutput()}");
+        var lines = copy.StandardError.Split('\n');
+        var attempted = lines.Count(line => line.Contains("Trying to mount", StringComparison.Ordinal));
+        var mounted = lines.Count(line => line.Contains("mount OK", StringComparison.Ordinal));
+        Assert.True(attempted >= 1 && mounted == attempted,
+            $"skopeo asked to mount {attempted} of {image.Layers.Count} layers from {source} into {target}, and {mounted} were mounted.\n{copy.DescribeOutput()}");
         await ImageAssert.RegistryServesLayoutImageAsync(_api, target, "v1", layout, image);
 
-        // The protocol itself: a mount answers 201 Created with the blob's location and digest.
+        // The protocol itself, for every layer: a mount answers 201 Created with the blob's location and digest.
         var third = UniqueRepository("skopeo/mount-direct");
-        var layer = image.Layers[1].Digest;
-        using var mountRequest = new HttpRequestMessage(HttpMethod.Post, new Uri($"v2/{third}/blobs/uploads/?mount={layer}&from={source}", UriKind.Relative));
-        using var mountResponse = await _api.SendAsync(mountRequest);
-        await _api.EnsureStatusAsync(mountResponse, HttpStatusCode.Created);
-        Assert.Equal(layer, RegistryApiClient.DigestHeader(mountResponse));
-        Assert.NotNull(mountResponse.Headers.Location);
-        var mountedBlob = await _api.GetBlobAsync(third, layer);
-        Assert.True(layout.ReadBlob(layer).AsSpan().SequenceEqual(mountedBlob), "The mounted blob differs.");
+        foreach (var layer in image.Layers.Select(layer => layer.Digest))
+        {
+            using var mountRequest = new HttpRequestMessage(HttpMethod.Post, new Uri($"v2/{third}/blobs/uploads/?mount={layer}&from={source}", UriKind.Relative));
+            using var mountResponse = await _api.SendAsync(mountRequest);
+            await _api.EnsureStatusAsync(mountResponse, HttpStatusCode.Created);
+            Assert.Equal(layer, RegistryApiClient.DigestHeader(mountResponse));
+            Assert.NotNull(mountResponse.Headers.Location);
+            var mountedBlob = await _api.GetBlobAsync(third, layer);
+            Assert.True(layout.ReadBlob(layer).AsSpan().SequenceEqual(mountedBlob), "The mounted blob differs.");
+        }
     }
 
     [Fact]
