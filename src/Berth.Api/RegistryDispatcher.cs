@@ -188,7 +188,7 @@ public sealed partial class RegistryDispatcher(
     }
 
     /// <summary>401 UNAUTHORIZED with the challenge, 403 DENIED or 429 TOOMANYREQUESTS with Retry-After.</summary>
-    private static RegistryException AccessError(AccessDecision decision, IReadOnlyList<AccessRequest> required)
+    internal static RegistryException AccessError(AccessDecision decision, IReadOnlyList<AccessRequest> required)
     {
         // Distribution's detail: the access records the request needed.
         object? detail = required.Count == 0

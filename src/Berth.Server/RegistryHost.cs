@@ -99,6 +99,7 @@ public static partial class RegistryHost
             AutomaticCrossMount = config.Storage.Mount.Automatic && !authEnabled,
         };
         builder.Services.AddBerthApi(apiOptions);
+        builder.Services.AddStorageUseAndQuotas(config);
         if (config.Ui.Enabled)
         {
             builder.Services.AddBerthWebUi(new WebUiSettings
@@ -174,6 +175,7 @@ public static partial class RegistryHost
         }
 
         app.UseBerthRegistry();
+        app.MapStorageUse(config);
         if (config.Ui.Enabled)
         {
             app.MapBerthWebUi();

@@ -3,6 +3,7 @@ using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Proxy;
 using Berth.Storage;
+using Berth.Storage.Maintenance;
 using Microsoft.AspNetCore.Http;
 
 namespace Berth.Api.Endpoints;
@@ -10,7 +11,7 @@ namespace Berth.Api.Endpoints;
 /// <summary><c>GET/HEAD/PUT/DELETE /v2/&lt;name&gt;/manifests/&lt;reference&gt;</c>.</summary>
 /// <remarks>Manifests of a mirrored repository come through the pull-through cache, which checks tags with the upstream.</remarks>
 public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, RegistryApiOptions options, RegistryEvents events,
-    PullThroughCache? proxy = null)
+    PullThroughCache? proxy = null, RepositoryQuotas? quotas = null)
 {
     public async Task GetAsync(HttpContext context, RegistryRoute route)
     {
@@ -57,7 +58,11 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
         var reference = Reference.Parse(route.Argument);
 
         var content = await ReadBodyAsync(context.Request, ManifestStore.MaxManifestBytes, cancellationToken);
-        var (digest, manifest) = await manifests.PutAsync(name, reference, content, context.Request.ContentType, cancellationToken);
+        var contentType = context.Request.ContentType;
+        var (digest, manifest) = quotas is null
+            ? await manifests.PutAsync(name, reference, content, contentType, cancellationToken)
+            : await quotas.PutManifestAsync(name, reference, content, contentType,
+                () => manifests.PutAsync(name, reference, content, contentType, cancellationToken), cancellationToken);
 
         var response = context.Response;
         response.StatusCode = StatusCodes.Status201Created;

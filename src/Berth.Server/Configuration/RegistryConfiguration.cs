@@ -48,6 +48,12 @@ public sealed record RegistryConfiguration
     /// <summary><c>ui</c> (Berth extension): the built-in web UI.</summary>
     public UiOptions Ui { get; init; } = new();
 
+    /// <summary><c>quotas</c> (Berth extension): per-repository storage limits; the first rule matching a repository applies.</summary>
+    public IReadOnlyList<QuotaRuleOptions> Quotas { get; init; } = [];
+
+    /// <summary><c>usage</c> (Berth extension): how storage-use figures are kept and exported.</summary>
+    public UsageOptions Usage { get; init; } = new();
+
     internal static RegistryConfiguration Read(SectionReader root)
     {
         // The loader has already checked the file's version; it decides how the rest is read, so Distribution
@@ -79,6 +85,8 @@ public sealed record RegistryConfiguration
             Validation = root["validation"].AsSection(ValidationOptions.Read),
             Catalog = root["catalog"].AsSection(CatalogOptions.Read),
             Ui = root["ui"].AsSection(UiOptions.Read),
+            Quotas = QuotaRuleOptions.ReadList(root["quotas"]),
+            Usage = root["usage"].AsSection(UsageOptions.Read),
         };
 
         root["tags"].AsSection(tags =>
