@@ -82,6 +82,7 @@ public sealed class QuotaSkopeoTests(ITestOutputHelper log) : IAsyncLifetime
 
         var refused = await _skopeo.TryRunAsync(["copy", "--dest-tls-verify=false", _layout.Reference("v1"), Remote(repository)]);
 
+        log.WriteLine("skopeo stderr: " + refused.StandardError);
         Assert.NotEqual(0, refused.ExitCode);
         Assert.Contains("storage quota exceeded", refused.StandardError, StringComparison.Ordinal);
         Assert.Contains($"quotas.{(area == "tight" ? 0 : 1)}", refused.StandardError, StringComparison.Ordinal);

@@ -305,7 +305,11 @@ public sealed partial class RepositoryQuotas : IBlobAdmission
                 usedBytes = used,
                 addingBytes = adding,
             },
-            $"storage quota exceeded: {name} uses {ByteSize.Format(used)} of its {ByteSize.Format(rule.LimitBytes)} quota ({rule.Key}: {string.Join(", ", rule.Repositories)}); {what} would add {ByteSize.Format(adding)}");
+            $"storage quota exceeded: {name} uses {Exact(used)} of its {Exact(rule.LimitBytes)} quota ({rule.Key}: {string.Join(", ", rule.Repositories)}); {what} would add {Exact(adding)}");
+
+    /// <summary>Rounded for people, with the byte count: two figures a byte apart must not read the same.</summary>
+    private static string Exact(long bytes) =>
+        bytes < 1024 ? ByteSize.Format(bytes) : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{ByteSize.Format(bytes)} ({bytes} bytes)");
 
     [LoggerMessage(EventId = 2465, Level = LogLevel.Information,
         Message = "Quota {Rule} ({Limit} bytes) refused a {Kind} push to {Repository}, which uses {Used} bytes: {Digest} would add {Adding} bytes")]
