@@ -160,6 +160,32 @@ public sealed class QuotaTests(QuotaRegistryFixture fixture) : IClassFixture<Quo
     }
 
     [Fact]
+    public async Task ConcurrentManifestPuts_ThatFitOnlyOneAtATime_AcceptExactlyOne()
+    {
+        var repository = Oci.UniqueRepository("small");
+        var (_, _, _, first) = await UploadImageAsync(repository, 5_000);
+        var (_, _, _, second) = await UploadImageAsync(repository, 5_000);
+
+        var responses = await Task.WhenAll(
+            _client.PutManifestAsync(repository, "first", Oci.ImageManifest, first),
+            _client.PutManifestAsync(repository, "second", Oci.ImageManifest, second));
+
+        try
+        {
+            Assert.Equal([HttpStatusCode.Created, HttpStatusCode.Forbidden], responses.Select(response => response.StatusCode).Order());
+            Assert.Single(await TagsAsync(repository));
+            Assert.InRange(await QuotaUsedAsync(repository), 5_000, QuotaRegistryFixture.SmallLimit);
+        }
+        finally
+        {
+            foreach (var response in responses)
+            {
+                response.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task RepositoryWithoutAQuota_AcceptsAnything()
     {
         var repository = Oci.UniqueRepository("free");
