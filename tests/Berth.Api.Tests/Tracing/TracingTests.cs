@@ -209,6 +209,29 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task MetricsExporterOtlp_PushesBerthsMetersToTheMetricsEndpoint()
+    {
+        await using var receiver = await OtlpReceiver.StartAsync();
+        var environment = OtelEnvironment(receiver, "berth-metrics");
+        environment["OTEL_TRACES_EXPORTER"] = "none";
+        environment["OTEL_METRICS_EXPORTER"] = "otlp";
+        environment["OTEL_METRIC_EXPORT_INTERVAL"] = "200";
+        await using var server = await BerthServer.StartAsync(new BerthServerOptions { Environment = environment });
+        using var client = ClientWithoutPropagation(server.BaseAddress);
+        using var response = await client.SendAsync(RegistryClient.Request(HttpMethod.Get, "/v2/"));
+        await OciAssert.StatusAsync(response, HttpStatusCode.OK);
+
+        // The export is protobuf; the meter and instrument names travel as plain UTF-8 strings inside it.
+        var meter = Encoding.UTF8.GetBytes("Berth.Http");
+        var instrument = Encoding.UTF8.GetBytes("request.duration");
+        var service = Encoding.UTF8.GetBytes("berth-metrics");
+        Assert.True(await Eventually.TrueAsync(() => receiver.MetricExports.Any(body =>
+                body.AsSpan().IndexOf(meter) >= 0 && body.AsSpan().IndexOf(instrument) >= 0 && body.AsSpan().IndexOf(service) >= 0), ExportWait),
+            $"no metric export from this server with Berth.Http's request.duration; {receiver.MetricExports.Count} exports received");
+        Assert.Equal(0, receiver.TraceRequests);
+    }
+
+    [Fact]
     public async Task NoOtelVariables_NothingIsExportedButTheAccessLogStillCarriesTheCallersTraceId()
     {
         await using var server = await BerthServer.StartAsync(new BerthServerOptions { LogLevel = "info" });
