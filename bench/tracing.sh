@@ -48,7 +48,9 @@ pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log error;
 events { worker_connections 1024; }
 http {
-  access_log off;
+  # One line per export, by path, so the report can show that the traced variants really exported.
+  log_format export '\$uri \$content_length';
+  access_log $work/nginx/exports.log export;
   keepalive_requests 10000000;
   client_max_body_size 64m;
   client_body_temp_path $work/nginx/tmp/body;
@@ -75,8 +77,8 @@ storage: {filesystem: {rootdirectory: $work/$v-data}}
 YAML
   otel=()
   case $v in
-    on) otel=(OTEL_EXPORTER_OTLP_ENDPOINT="$sink_url" OTEL_SERVICE_NAME=berth-bench) ;;
-    sampled1pct) otel=(OTEL_EXPORTER_OTLP_ENDPOINT="$sink_url" OTEL_SERVICE_NAME=berth-bench
+    on) otel=(OTEL_EXPORTER_OTLP_ENDPOINT="$sink_url/$v" OTEL_SERVICE_NAME=berth-bench) ;;
+    sampled1pct) otel=(OTEL_EXPORTER_OTLP_ENDPOINT="$sink_url/$v" OTEL_SERVICE_NAME=berth-bench
                        OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01) ;;
   esac
   env "${otel[@]}" dotnet "$berth_dir/berth.dll" serve "$work/$v.yml" >"$work/$v.log" 2>&1 &
@@ -93,7 +95,7 @@ for v in "${variants[@]}"; do
 done
 
 record_machine_facts bench/tracing.sh "$work"
-meta berth_commit "$berth_desc"
+meta berth_commit "$berth_desc (HEAD $(git rev-parse --short HEAD))"
 meta parameters "rounds=$rounds duration=${duration}s warmup=${warmup}s connections=$connections threads=$threads"
 
 oci_accept='Accept: application/vnd.oci.image.manifest.v1+json'
@@ -116,9 +118,11 @@ for round in $(seq 1 "$rounds"); do
   for v in "${order[@]}"; do wrk_run "$v" "$round"; done
 done
 
-# Exports that reached the sink: proof the traced variants really exported (nginx counts nothing, Berth's
-# exporter logs failures at error level, which the logs would show).
+# Exports that reached the sink, from nginx's log: proof that the traced variants really exported, and how much.
+sleep 6   # the batch processor's 5 s schedule: let the last batch of the last round arrive
 for v in on sampled1pct; do
+  record "$v" otlp_exports 0 "$(awk -v p="/$v/v1/traces" '$1 == p { n++ } END { print n + 0 }' "$work/nginx/exports.log")"
+  record "$v" otlp_export_mib 0 "$(awk -v p="/$v/v1/traces" '$1 == p { if ($2 ~ /^[0-9]+$/) b += $2 } END { printf "%.1f", b / 1048576 }' "$work/nginx/exports.log")"
   if grep -qi "export" "$work/$v.log"; then note "$v" "exporter messages in its log: $(grep -i export "$work/$v.log" | head -3 | tr '\n\t' '  ')"; fi
 done
 for v in "${variants[@]}"; do
@@ -140,15 +144,17 @@ figure() { awk -F'\t' -v s="$1" -v f="$2" '$1 == s && $2 == f { print $4 }' "$re
   echo "bench/tracing.sh: the same Berth build three times, tracing off, on (parent-based, every trace sampled) and"
   echo "on with 1% of traces sampled (parentbased_traceidratio 0.01), exporting over OTLP/HTTP to a local sink."
   echo "wrk, $threads threads, $connections connections, ${duration} s per measurement after ${warmup} s of warm-up; medians of $rounds rounds."
+  echo "The machine's load average before and after the run is below: on a busy machine, compare the ratios of one run, not figures across runs."
   echo
-  echo "| variant | manifest GET req/s | p99 ms | req/s vs off | p99 vs off | CPU s (whole run) | peak RSS MiB |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| variant | manifest GET req/s | p99 ms | req/s vs off | p99 vs off | CPU s (whole run) | peak RSS MiB | OTLP exports (MiB) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   off_rps=$(figure off manifest_get_rps); off_p99=$(figure off manifest_get_p99)
   for v in "${variants[@]}"; do
     rps=$(figure "$v" manifest_get_rps); p99=$(figure "$v" manifest_get_p99)
     ratio_rps=$(awk -v a="$rps" -v b="$off_rps" 'BEGIN{ if (a != "" && b > 0) printf "%.2f", a / b }')
     ratio_p99=$(awk -v a="$p99" -v b="$off_p99" 'BEGIN{ if (a != "" && b > 0) printf "%.2f", a / b }')
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$v" "$rps" "$p99" "$ratio_rps" "$ratio_p99" "$(figure "$v" cpu_s)" "$(figure "$v" rss_mib)"
+    exports=$(figure "$v" otlp_exports); [[ -z $exports ]] || exports="$exports ($(figure "$v" otlp_export_mib))"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$v" "$rps" "$p99" "$ratio_rps" "$ratio_p99" "$(figure "$v" cpu_s)" "$(figure "$v" rss_mib)" "${exports:--}"
   done
   echo
   echo "Per round (req/s, p99 ms):"

@@ -106,12 +106,22 @@ public sealed record TracingOptions
         "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
         "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
         "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
-        "OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
         "OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_TRACES_INSECURE", "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
         "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_PROPAGATORS",
         "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BSP_EXPORT_TIMEOUT",
         "OTEL_METRIC_EXPORT_INTERVAL",
     };
+
+    // Read by the OpenTelemetry .NET SDK and its OTLP exporter straight from the process environment (TLS material,
+    // compression, span limits): honoured without Berth carrying them.
+    private static readonly string[] PassedToTheSdk =
+    [
+        "OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        "OTEL_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_EVENT_COUNT_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT",
+        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+    ];
 
     /// <summary>Reads the <c>OTEL_*</c> variables of <paramref name="environment"/>.</summary>
     /// <param name="environment">The environment variables.</param>
@@ -123,7 +133,8 @@ public sealed record TracingOptions
         ArgumentNullException.ThrowIfNull(warnings);
         string? Get(string name) => environment.TryGetValue(name, out var value) && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
 
-        foreach (var name in environment.Keys.Where(n => n.StartsWith("OTEL_", StringComparison.Ordinal) && !Honoured.Contains(n)).Order(StringComparer.Ordinal))
+        foreach (var name in environment.Keys.Where(n => n.StartsWith("OTEL_", StringComparison.Ordinal) && !Honoured.Contains(n) && !PassedToTheSdk.Contains(n))
+                     .Order(StringComparer.Ordinal))
         {
             warnings.Add($"{name}: Berth does not read this OpenTelemetry variable; ignored");
         }
@@ -156,12 +167,18 @@ public sealed record TracingOptions
         var tracesProtocol = ParseProtocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", Get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")) ?? protocol;
         var metricsProtocol = ParseProtocol("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", Get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")) ?? protocol;
 
+        // Read by OpenTelemetry's exporter itself from the environment; checked here so a typo fails start-up.
         foreach (var name in new[] { "OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION" })
         {
-            if (Get(name) is { } compression && !string.Equals(compression, "none", StringComparison.OrdinalIgnoreCase))
+            if (Get(name) is { } compression && compression.ToLowerInvariant() is not ("gzip" or "none"))
             {
-                warnings.Add($"{name}: Berth's OTLP exporter does not compress; '{compression}' ignored, data is sent uncompressed");
+                throw new ConfigurationException($"{name}: expected gzip or none, got '{compression}'");
             }
+        }
+
+        foreach (var name in PassedToTheSdk.Where(n => n.EndsWith("_LIMIT", StringComparison.Ordinal)))
+        {
+            _ = ParseCount(name, Get(name));
         }
 
         foreach (var name in new[] { "OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_TRACES_INSECURE", "OTEL_EXPORTER_OTLP_METRICS_INSECURE" })

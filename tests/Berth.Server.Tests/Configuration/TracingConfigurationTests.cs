@@ -77,6 +77,8 @@ public sealed class TracingConfigurationTests
     [InlineData("OTEL_SDK_DISABLED", "yes")]
     [InlineData("OTEL_RESOURCE_ATTRIBUTES", "=nokey")]
     [InlineData("OTEL_METRICS_EXPORTER", "statsd")]
+    [InlineData("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli")]
+    [InlineData("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "many")]
     public void UnusableValue_RefusesToStart_NamingTheVariable(string variable, string value)
     {
         var environment = Environment((variable, value));
@@ -105,17 +107,27 @@ public sealed class TracingConfigurationTests
 
     [Theory]
     [InlineData("OTEL_TRACES_EXPORTER", "otlp,zipkin", "OTEL_TRACES_EXPORTER")]
-    [InlineData("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip", "OTEL_EXPORTER_OTLP_COMPRESSION")]
     [InlineData("OTEL_EXPORTER_OTLP_INSECURE", "true", "OTEL_EXPORTER_OTLP_INSECURE")]
     [InlineData("OTEL_PROPAGATORS", "b3", "OTEL_PROPAGATORS")]
     [InlineData("OTEL_LOGS_EXPORTER", "otlp", "OTEL_LOGS_EXPORTER")]
-    [InlineData("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem", "OTEL_EXPORTER_OTLP_CERTIFICATE")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/etc/ca.pem", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE")]
     [InlineData("OTEL_TRACES_SAMPLER_ARG", "0.5", "OTEL_TRACES_SAMPLER_ARG")]
     public void VariableBerthDoesNotActOn_IsWarnedAbout_ByName(string variable, string value, string named)
     {
         var loaded = LoadEnvironment(Environment((variable, value), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")));
         Assert.True(loaded.Configuration.Tracing.Enabled);
         Assert.Contains(loaded.Warnings, w => w.StartsWith(named + ":", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")]
+    [InlineData("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ssl/collector-ca.pem")]
+    [InlineData("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "64")]
+    public void VariableTheSdkReadsItself_IsAcceptedWithoutWarning(string variable, string value)
+    {
+        var loaded = LoadEnvironment(Environment((variable, value), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")));
+        Assert.True(loaded.Configuration.Tracing.Enabled);
+        Assert.Empty(loaded.Warnings);
     }
 
     [Fact]
