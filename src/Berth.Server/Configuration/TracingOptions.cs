@@ -133,7 +133,9 @@ public sealed record TracingOptions
         ArgumentNullException.ThrowIfNull(warnings);
         string? Get(string name) => environment.TryGetValue(name, out var value) && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
 
-        foreach (var name in environment.Keys.Where(n => n.StartsWith("OTEL_", StringComparison.Ordinal) && !Honoured.Contains(n) && !PassedToTheSdk.Contains(n))
+        // OTEL_DOTNET_* (self-diagnostics, the exporter's retry and disk buffering) are OpenTelemetry .NET's own, read by it.
+        foreach (var name in environment.Keys.Where(n => n.StartsWith("OTEL_", StringComparison.Ordinal) && !Honoured.Contains(n) && !PassedToTheSdk.Contains(n)
+                         && !n.StartsWith("OTEL_DOTNET_", StringComparison.Ordinal))
                      .Order(StringComparer.Ordinal))
         {
             warnings.Add($"{name}: Berth does not read this OpenTelemetry variable; ignored");

@@ -123,6 +123,7 @@ public sealed class TracingConfigurationTests
     [InlineData("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")]
     [InlineData("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ssl/collector-ca.pem")]
     [InlineData("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "64")]
+    [InlineData("OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY", "in_memory")]
     public void VariableTheSdkReadsItself_IsAcceptedWithoutWarning(string variable, string value)
     {
         var loaded = LoadEnvironment(Environment((variable, value), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")));
