@@ -52,7 +52,7 @@ public sealed partial class RegistryDispatcher(
             }
 
             var required = RequiredAccess(route, context.Request.Method);
-            var decision = await _access.AuthorizeAsync(context, required, context.RequestAborted);
+            var decision = await _access.AuthorizeTracedAsync(context, required, context.RequestAborted);
             if (decision.Outcome != AccessOutcome.Granted || decision.Grant is null)
             {
                 throw AccessError(decision, required);

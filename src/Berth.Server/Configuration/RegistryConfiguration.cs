@@ -54,6 +54,9 @@ public sealed record RegistryConfiguration
     /// <summary><c>usage</c> (Berth extension): how storage-use figures are kept and exported.</summary>
     public UsageOptions Usage { get; init; } = new();
 
+    /// <summary>Tracing and OTLP metrics, from the <c>OTEL_*</c> environment variables (not from the file).</summary>
+    public TracingOptions Tracing { get; init; } = new();
+
     internal static RegistryConfiguration Read(SectionReader root)
     {
         // The loader has already checked the file's version; it decides how the rest is read, so Distribution
