@@ -156,7 +156,7 @@ internal static class ScrubCommand
         + $"{(report.ManifestsNotUnderstood > 0 ? $" ({report.ManifestsNotUnderstood} in formats not checked)" : "")}, "
         + $"{report.BlobsHashed} blobs re-hashed ({report.BytesHashed} bytes in {report.HashingDuration.TotalSeconds:0.0}s, {report.MegabytesPerSecond:0.0} MB/s); "
         + $"{report.Findings.Count} problems, {report.BlobsCorrupt} corrupt blobs ({report.BlobsMovedAside} moved aside)"
-        + $"{(report.BlobsVanished > 0 ? $", {report.BlobsVanished} blobs deleted during the scrub" : "")}; {report.Duration.TotalSeconds:0.0}s";
+        + $"{(report.BlobsVanished > 0 ? $", {report.BlobsVanished} blob directories without data" : "")}; {report.Duration.TotalSeconds:0.0}s";
 
     private static async Task WriteJsonAsync(ScrubReport report)
     {

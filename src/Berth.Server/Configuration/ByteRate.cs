@@ -6,8 +6,8 @@ namespace Berth.Server.Configuration;
 /// <summary>
 /// Parses a byte rate as Berth's keys and flags spell it: a number of bytes with an optional unit,
 /// decimal (<c>kB</c>, <c>MB</c>, <c>GB</c>) or binary (<c>KiB</c>, <c>MiB</c>, <c>GiB</c>), and an optional
-/// <c>/s</c>: <c>50MiB</c>, <c>200MB/s</c>, <c>1048576</c>. Units are case-insensitive except that a lone
-/// <c>b</c> is refused, since bits versus bytes is exactly the mistake a rate limit must not let through.
+/// <c>/s</c>: <c>50MiB</c>, <c>200MB/s</c>, <c>1048576</c>. The prefix's case does not matter, but the unit must
+/// end in a capital <c>B</c>: <c>Mb</c> reads as megabits elsewhere, exactly the mistake a rate limit must not let through.
 /// </summary>
 internal static partial class ByteRate
 {
@@ -28,9 +28,16 @@ internal static partial class ByteRate
     {
         bytesPerSecond = 0;
         var match = Grammar().Match(text ?? "");
-        if (!match.Success || match.Groups["unit"].Value == "b"
-            || !BytesPerUnit.TryGetValue(match.Groups["unit"].Value, out var multiplier)
+        var unit = match.Groups["unit"].Value;
+        if (!match.Success || (unit.Length > 0 && unit[^1] != 'B')
+            || !BytesPerUnit.TryGetValue(unit, out var multiplier)
             || !decimal.TryParse(match.Groups["number"].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
+        {
+            return false;
+        }
+
+        // decimal holds about 7.9e28, so the product of a long-sized number and a GiB cannot overflow it; larger numbers can.
+        if (number > long.MaxValue)
         {
             return false;
         }

@@ -148,7 +148,10 @@ public sealed record ScrubReport
     /// <summary>Corrupt blobs moved to <see cref="CorruptBlobs"/>.</summary>
     public int BlobsMovedAside { get; init; }
 
-    /// <summary>Blobs listed but gone before they could be read (a collection deleted them): not a problem.</summary>
+    /// <summary>
+    /// Blob directories listed without data when read: deleted meanwhile (a collection), or a directory the filesystem
+    /// kept after its data went. Not a problem by itself; a manifest that needs the data is reported.
+    /// </summary>
     public int BlobsVanished { get; init; }
 
     /// <summary>Wall time of the run.</summary>
