@@ -117,7 +117,7 @@ internal static class ScrubCommand
             report = await scrubber.RunAsync(new ScrubOptions
             {
                 DryRun = dryRun,
-                BytesPerSecond = rate ?? config.Storage.Maintenance.Scrub.BytesPerSecond,
+                BytesPerSecond = rate ?? config.Storage.Maintenance.Scrub.RateLimit,
             }, json || quiet ? null : new ConsoleFindings(), interrupted.Token);
         }
         catch (OperationCanceledException) when (interrupted.IsCancellationRequested)

@@ -588,7 +588,7 @@ public sealed record StorageMaintenanceOptions
 /// </summary>
 public sealed record ScrubScheduleOptions
 {
-    /// <summary>The default <see cref="BytesPerSecond"/>: 50 MiB/s, a fraction of a disk's or a LAN's bandwidth.</summary>
+    /// <summary>The default <see cref="RateLimit"/>: 50 MiB/s, a fraction of a disk's or a LAN's bandwidth.</summary>
     public const long DefaultBytesPerSecond = 50L * 1024 * 1024;
 
     /// <summary><c>enabled</c> (default false).</summary>
@@ -598,7 +598,7 @@ public sealed record ScrubScheduleOptions
     public TimeSpan Interval { get; init; } = TimeSpan.FromHours(168);
 
     /// <summary><c>ratelimit</c>: blob bytes read per second (default 50MiB; 0 for no limit).</summary>
-    public long BytesPerSecond { get; init; } = DefaultBytesPerSecond;
+    public long RateLimit { get; init; } = DefaultBytesPerSecond;
 
     /// <summary><c>dryrun</c>: report problems without moving corrupt blobs aside.</summary>
     public bool DryRun { get; init; }
@@ -614,7 +614,7 @@ public sealed record ScrubScheduleOptions
         }
 
         var rateValue = section["ratelimit"];
-        var rate = defaults.BytesPerSecond;
+        var rate = defaults.RateLimit;
         if (rateValue.AsString() is { } rateText && !ByteRate.TryParse(rateText, out rate))
         {
             throw rateValue.Invalid($"'{rateText}' is not a byte rate: a number of bytes per second with an optional unit "
@@ -625,7 +625,7 @@ public sealed record ScrubScheduleOptions
         {
             Enabled = section["enabled"].AsBool(defaults.Enabled),
             Interval = interval,
-            BytesPerSecond = rate,
+            RateLimit = rate,
             DryRun = section["dryrun"].AsBool(defaults.DryRun),
         };
     }

@@ -145,7 +145,7 @@ public sealed partial class MaintenanceService(
     private async Task ScrubAsync(CancellationToken cancellationToken)
     {
         // Each finding is logged as a warning by the scrubber itself; this is the one-line summary.
-        var report = await scrubber.RunAsync(new ScrubOptions { DryRun = options.Scrub.DryRun, BytesPerSecond = options.Scrub.BytesPerSecond },
+        var report = await scrubber.RunAsync(new ScrubOptions { DryRun = options.Scrub.DryRun, BytesPerSecond = options.Scrub.RateLimit },
             findings: null, cancellationToken);
         ScrubRuns.Add(1);
         ScrubProblems.Add(report.Findings.Count);

@@ -13,7 +13,7 @@ public sealed class ScrubConfigurationTests
 
         Assert.False(scrub.Enabled);
         Assert.Equal(TimeSpan.FromHours(168), scrub.Interval);
-        Assert.Equal(50L * 1024 * 1024, scrub.BytesPerSecond);
+        Assert.Equal(50L * 1024 * 1024, scrub.RateLimit);
         Assert.False(scrub.DryRun);
     }
 
@@ -37,7 +37,7 @@ public sealed class ScrubConfigurationTests
         Assert.Empty(result.Warnings);
         Assert.True(scrub.Enabled);
         Assert.Equal(TimeSpan.FromHours(12), scrub.Interval);
-        Assert.Equal(200_000_000, scrub.BytesPerSecond);
+        Assert.Equal(200_000_000, scrub.RateLimit);
         Assert.True(scrub.DryRun);
     }
 
@@ -59,7 +59,7 @@ public sealed class ScrubConfigurationTests
 
         Assert.True(scrub.Enabled);
         Assert.Equal(TimeSpan.FromMinutes(30), scrub.Interval);
-        Assert.Equal(0, scrub.BytesPerSecond);
+        Assert.Equal(0, scrub.RateLimit);
         Assert.True(scrub.DryRun);
     }
 
