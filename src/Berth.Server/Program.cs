@@ -17,6 +17,9 @@ namespace Berth.Server
                                      REGISTRY_* environment variables override the file.
               berth garbage-collect [-d] [-m] [-q] CONFIG
                                      delete unreferenced blobs (and with -m untagged manifests); safe while serving
+              berth scrub [-d] [--rate R] [--json] [-q] CONFIG
+                                     re-hash every blob, check manifests' references and tags, move corrupt
+                                     blobs aside; exit 3 when anything is wrong
               berth config check [--strict] [CONFIG]
                                      run the checks `serve` runs before it listens (REGISTRY_* included: files it
                                      names, the storage root) and print the effective settings with secrets
@@ -37,6 +40,8 @@ namespace Berth.Server
                     return await ServeCommand.RunAsync(args.Length > 1 ? args[1] : null, ProcessEnvironment(), Console.Error, CancellationToken.None);
                 case "garbage-collect":
                     return await GarbageCollectCommand.RunAsync(args[1..], ProcessEnvironment());
+                case "scrub":
+                    return await ScrubCommand.RunAsync(args[1..], ProcessEnvironment());
                 case "config":
                     return await ConfigCheckCommand.RunAsync(args[1..], ProcessEnvironment(), Console.Out, Console.Error, CancellationToken.None);
                 case "htpasswd":

@@ -182,8 +182,12 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
             if (!await CollectionHandshake.EnsureContentAsync(driver, reference, cancellationToken))
             {
                 await Links.DeleteIfExistsAsync(driver, StoragePaths.ManifestRevisionDirectory(name, digest), cancellationToken);
+                // The reference check before linking may have been answered by a cached descriptor that another process
+                // made stale (its collection deleted the data, or its scrub moved it aside): drop it, so the client's
+                // next HEAD asks storage, gets 404 and uploads the blob again.
+                await blobs.ForgetAsync(name, reference, () => Task.FromResult(true), cancellationToken);
                 throw ErrorCode.ManifestBlobUnknown.With(new { digest = reference.ToString() },
-                    $"{reference} was removed by garbage collection while the manifest was pushed; push it again");
+                    $"{reference} is no longer stored (removed by garbage collection, or moved aside by a scrub) while the manifest was pushed; push it again");
             }
         }
     }

@@ -24,6 +24,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<ManifestStore>();
         services.TryAddSingleton<CatalogStore>();
         services.TryAddSingleton<GarbageCollector>();
+        services.TryAddSingleton<Scrubber>();
         services.TryAddSingleton<CollectionRequests>();
         services.TryAddSingleton<UploadPurger>();
         services.TryAddSingleton<StorageUsageService>();

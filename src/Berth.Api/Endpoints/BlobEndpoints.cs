@@ -7,6 +7,7 @@ using Berth.Proxy;
 using Berth.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
+using Microsoft.Win32.SafeHandles;
 
 namespace Berth.Api.Endpoints;
 
@@ -112,12 +113,38 @@ public sealed partial class BlobEndpoints(BlobStore blobs, RegistryApiOptions op
         }
         else if (blobs.LocalFilePath(digest) is { } file)
         {
-            await SendLocalFileAsync(file, offset, length, response.Body, cancellationToken);
+            SafeFileHandle handle;
+            try
+            {
+                handle = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
+                    FileOptions.Asynchronous | FileOptions.SequentialScan);
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+            {
+                throw await DataGoneAsync(name, digest, cancellationToken);
+            }
+
+            using (handle)
+            {
+                await SendLocalFileAsync(handle, offset, length, response.Body, cancellationToken);
+            }
         }
         else
         {
-            await using var stream = await blobs.OpenReadAsync(digest, offset, cancellationToken);
-            await CopyAsync(stream, response.Body, length, cancellationToken);
+            Stream stream;
+            try
+            {
+                stream = await blobs.OpenReadAsync(digest, offset, cancellationToken);
+            }
+            catch (RegistryException ex) when (ex.Code == ErrorCode.BlobUnknown)
+            {
+                throw await DataGoneAsync(name, digest, cancellationToken);
+            }
+
+            await using (stream)
+            {
+                await CopyAsync(stream, response.Body, length, cancellationToken);
+            }
         }
 
         events.Publish(context, RegistryEvent.Pull, name, digest, MediaTypes.OctetStream, size);
@@ -244,10 +271,19 @@ public sealed partial class BlobEndpoints(BlobStore blobs, RegistryApiOptions op
     /// ASP.NET Core's SendFileAsync reads in 16 KiB pieces, which costs a syscall pair per 16 KiB on
     /// the path that moves the most bytes.
     /// </summary>
-    private static async Task SendLocalFileAsync(string path, long offset, long length, Stream destination, CancellationToken cancellationToken)
+    /// <summary>
+    /// The repository's link (or a cached descriptor, possibly from before another process moved the data away: a
+    /// scrub putting a corrupt blob aside, a collection) said the blob is here, but its data is not. The descriptor is
+    /// dropped so later HEADs ask storage again, and the client gets the 404 it would get had the data never existed.
+    /// </summary>
+    private async Task<RegistryException> DataGoneAsync(RepositoryName name, Digest digest, CancellationToken cancellationToken)
     {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
-            FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await blobs.ForgetAsync(name, digest, () => Task.FromResult(true), cancellationToken);
+        return ErrorCode.BlobUnknown.With(new { digest = digest.ToString() });
+    }
+
+    private static async Task SendLocalFileAsync(SafeFileHandle handle, long offset, long length, Stream destination, CancellationToken cancellationToken)
+    {
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(LocalFileChunkSize, Math.Max(length, 1)));
         try
         {

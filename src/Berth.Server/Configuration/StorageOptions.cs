@@ -570,12 +570,65 @@ public sealed record StorageMaintenanceOptions
     /// <summary><c>storage.maintenance.garbagecollection</c> (Berth): online collection on a schedule.</summary>
     public GarbageCollectionScheduleOptions GarbageCollection { get; init; } = new();
 
+    /// <summary><c>storage.maintenance.scrub</c> (Berth): integrity checks on a schedule.</summary>
+    public ScrubScheduleOptions Scrub { get; init; } = new();
+
     internal static StorageMaintenanceOptions Read(SectionReader section) => new()
     {
         UploadPurging = section["uploadpurging"].AsSection(UploadPurgingOptions.Read),
         ReadOnly = section["readonly"].AsSection(ReadOnlyModeOptions.Read),
         GarbageCollection = section["garbagecollection"].AsSection(GarbageCollectionScheduleOptions.Read),
+        Scrub = section["scrub"].AsSection(ScrubScheduleOptions.Read),
     };
+}
+
+/// <summary>
+/// <c>storage.maintenance.scrub</c>, Berth's own: <c>berth scrub</c> run by the server while it serves.
+/// Off by default.
+/// </summary>
+public sealed record ScrubScheduleOptions
+{
+    /// <summary>The default <see cref="RateLimit"/>: 50 MiB/s, a fraction of a disk's or a LAN's bandwidth.</summary>
+    public const long DefaultBytesPerSecond = 50L * 1024 * 1024;
+
+    /// <summary><c>enabled</c> (default false).</summary>
+    public bool Enabled { get; init; }
+
+    /// <summary><c>interval</c>: time between scrubs (default 168h); the first starts one interval after start-up.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromHours(168);
+
+    /// <summary><c>ratelimit</c>: blob bytes read per second (default 50MiB; 0 for no limit).</summary>
+    public long RateLimit { get; init; } = DefaultBytesPerSecond;
+
+    /// <summary><c>dryrun</c>: report problems without moving corrupt blobs aside.</summary>
+    public bool DryRun { get; init; }
+
+    internal static ScrubScheduleOptions Read(SectionReader section)
+    {
+        var defaults = new ScrubScheduleOptions();
+        var intervalValue = section["interval"];
+        var interval = intervalValue.AsDuration(defaults.Interval);
+        if (interval <= TimeSpan.Zero)
+        {
+            throw intervalValue.Invalid("must be greater than zero");
+        }
+
+        var rateValue = section["ratelimit"];
+        var rate = defaults.RateLimit;
+        if (rateValue.AsString() is { } rateText && !ByteRate.TryParse(rateText, out rate))
+        {
+            throw rateValue.Invalid($"'{rateText}' is not a byte rate: a number of bytes per second with an optional unit "
+                + "(kB, MB, GB, KiB, MiB, GiB), e.g. 50MiB; 0 for no limit");
+        }
+
+        return new ScrubScheduleOptions
+        {
+            Enabled = section["enabled"].AsBool(defaults.Enabled),
+            Interval = interval,
+            RateLimit = rate,
+            DryRun = section["dryrun"].AsBool(defaults.DryRun),
+        };
+    }
 }
 
 /// <summary>

@@ -7,14 +7,15 @@ namespace Berth.Server.Maintenance;
 /// <summary>
 /// Runs the storage maintenance the configuration asks for while the registry serves:
 /// <c>storage.maintenance.uploadpurging</c> (registry:2's semantics) and
-/// <c>storage.maintenance.garbagecollection</c> (Berth's online collector). Nothing runs in
-/// read-only mode, and a failed run is logged and retried at the next interval.
+/// <c>storage.maintenance.garbagecollection</c> (Berth's online collector) and
+/// <c>storage.maintenance.scrub</c> (Berth's integrity check). Nothing runs in read-only mode, and a failed run is logged and retried at the next interval.
 /// </summary>
 public sealed partial class MaintenanceService(
     StorageMaintenanceOptions options,
     UploadPurger purger,
     GarbageCollector collector,
     CollectionRequests requests,
+    Scrubber scrubber,
     TimeProvider time,
     ILogger<MaintenanceService> logger) : BackgroundService
 {
@@ -23,6 +24,9 @@ public sealed partial class MaintenanceService(
     private static readonly Counter<long> BlobsCollected = Meter.CreateCounter<long>("gc.blobs.deleted", description: "Blobs deleted by garbage collection");
     private static readonly Counter<long> BytesCollected = Meter.CreateCounter<long>("gc.bytes.freed", unit: "By", description: "Bytes freed by garbage collection");
     private static readonly Counter<long> UploadsPurged = Meter.CreateCounter<long>("uploads.purged", description: "Abandoned uploads purged");
+    private static readonly Counter<long> ScrubRuns = Meter.CreateCounter<long>("scrub.runs", description: "Scrubs run");
+    private static readonly Counter<long> ScrubProblems = Meter.CreateCounter<long>("scrub.problems", description: "Problems scrubs found");
+    private static readonly Counter<long> ScrubBytes = Meter.CreateCounter<long>("scrub.bytes.hashed", unit: "By", description: "Blob bytes scrubs re-hashed");
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -40,6 +44,11 @@ public sealed partial class MaintenanceService(
         if (options.GarbageCollection.Enabled)
         {
             loops.Add(RecoverThenCollectAsync(stoppingToken));
+        }
+
+        if (options.Scrub.Enabled)
+        {
+            loops.Add(RepeatAsync(options.Scrub.Interval, ScrubAsync, stoppingToken));
         }
 
         return Task.WhenAll(loops);
@@ -132,6 +141,23 @@ public sealed partial class MaintenanceService(
         LogCollected(logger, report.BlobsScanned, report.BlobsDeleted, report.BytesFreed, report.ManifestsDeleted, report.Duration.TotalSeconds,
             report.DryRun);
     }
+
+    private async Task ScrubAsync(CancellationToken cancellationToken)
+    {
+        // Each finding is logged as a warning by the scrubber itself; this is the one-line summary.
+        var report = await scrubber.RunAsync(new ScrubOptions { DryRun = options.Scrub.DryRun, BytesPerSecond = options.Scrub.RateLimit },
+            findings: null, cancellationToken);
+        ScrubRuns.Add(1);
+        ScrubProblems.Add(report.Findings.Count);
+        ScrubBytes.Add(report.BytesHashed);
+        LogScrubbed(logger, report.BlobsHashed, report.BytesHashed, report.MegabytesPerSecond, report.Findings.Count, report.BlobsMovedAside,
+            report.Duration.TotalSeconds, report.DryRun);
+    }
+
+    [LoggerMessage(EventId = 6020, Level = LogLevel.Information,
+        Message = "Scrub: {Blobs} blobs ({Bytes} bytes, {MegabytesPerSecond:0.0} MB/s) re-hashed, {Problems} problems, {MovedAside} corrupt blobs moved aside in {Seconds:0.0}s (dry run: {DryRun})")]
+    private static partial void LogScrubbed(ILogger logger, int blobs, long bytes, double megabytesPerSecond, int problems, int movedAside,
+        double seconds, bool dryRun);
 
     [LoggerMessage(EventId = 6001, Level = LogLevel.Information,
         Message = "Upload purge: {Scanned} uploads scanned, {Deleted} deleted, {Bytes} bytes freed (dry run: {DryRun})")]

@@ -52,4 +52,17 @@ internal static partial class MaintenanceLog
     [LoggerMessage(EventId = 2151, Level = LogLevel.Information,
         Message = "Upload purge finished in {Duration}: {Deleted}/{Scanned} uploads older than {Age} removed, {BytesFreed} bytes freed (dry run: {DryRun})")]
     public static partial void UploadPurgeFinished(ILogger logger, TimeSpan duration, int deleted, int scanned, TimeSpan age, long bytesFreed, bool dryRun);
+    [LoggerMessage(EventId = 2160, Level = LogLevel.Information, Message = "Scrub started (dry run: {DryRun}, rate limit: {BytesPerSecond} bytes/s, 0 = none)")]
+    public static partial void ScrubStarted(ILogger logger, bool dryRun, long bytesPerSecond);
+
+    [LoggerMessage(EventId = 2161, Level = LogLevel.Warning, Message = "Scrub found {Problem}: {Finding}")]
+    public static partial void ScrubFinding(ILogger logger, string problem, string finding);
+
+    [LoggerMessage(EventId = 2162, Level = LogLevel.Warning, Message = "Moved corrupt blob {Digest} aside to {Path}; pulls of it now answer 404 until it is pushed again")]
+    public static partial void BlobMovedAside(ILogger logger, Digest digest, string path);
+
+    [LoggerMessage(EventId = 2163, Level = LogLevel.Information,
+        Message = "Scrub finished in {Duration}: {Blobs} blobs ({Bytes} bytes, {MegabytesPerSecond:0.0} MB/s) re-hashed, {Findings} problems, {Corrupt} corrupt blobs, {MovedAside} moved aside (dry run: {DryRun})")]
+    public static partial void ScrubFinished(ILogger logger, TimeSpan duration, int blobs, long bytes, double megabytesPerSecond, int findings,
+        int corrupt, int movedAside, bool dryRun);
 }
