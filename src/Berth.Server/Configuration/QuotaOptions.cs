@@ -85,11 +85,11 @@ public sealed record UsageOptions
     /// <summary><c>usage.maxage</c>: how old the figures may be before a reader starts a new walk (default 5m on a local filesystem, 30m on object storage).</summary>
     public TimeSpan? MaxAge { get; init; }
 
-    /// <summary><c>usage.metrics.repositories</c> (default 100): per-repository gauges for this many of the largest repositories; 0 exports only totals.</summary>
-    public int MetricsRepositories { get; init; } = StorageUsageSettings.DefaultMetricsRepositories;
+    /// <summary><c>usage.metrics</c>.</summary>
+    public UsageMetricsOptions Metrics { get; init; } = new();
 
     /// <summary>The settings the storage layer uses.</summary>
-    public StorageUsageSettings ToSettings() => new(MaxAge, MetricsRepositories);
+    public StorageUsageSettings ToSettings() => new(MaxAge, Metrics.Repositories);
 
     internal static UsageOptions Read(SectionReader section)
     {
@@ -102,8 +102,15 @@ public sealed record UsageOptions
 
         var repositories = section["metrics"].AsSection(metrics =>
             metrics["repositories"].AsInt32(StorageUsageSettings.DefaultMetricsRepositories, 0, MostMetricsRepositories));
-        return new UsageOptions { MaxAge = maxAge, MetricsRepositories = repositories };
+        return new UsageOptions { MaxAge = maxAge, Metrics = new UsageMetricsOptions { Repositories = repositories } };
     }
+}
+
+/// <summary><c>usage.metrics</c>: the storage-use series exported with the Prometheus metrics.</summary>
+public sealed record UsageMetricsOptions
+{
+    /// <summary><c>usage.metrics.repositories</c> (default 100): per-repository gauges for this many of the largest repositories; 0 exports only totals.</summary>
+    public int Repositories { get; init; } = StorageUsageSettings.DefaultMetricsRepositories;
 }
 
 /// <summary>Sizes as operators write them: <c>1048576</c>, <c>512KB</c>, <c>1.5GiB</c>, <c>10 GB</c>.</summary>

@@ -28,7 +28,7 @@ public sealed class QuotaConfigurationTests
         Assert.Equal(["team/**", "shared"], config.Quotas[0].Repositories.Select(pattern => pattern.Text));
         Assert.Equal(500_000_000, config.Quotas[1].LimitBytes);
         Assert.Equal(TimeSpan.FromMinutes(2), config.Usage.MaxAge);
-        Assert.Equal(20, config.Usage.MetricsRepositories);
+        Assert.Equal(20, config.Usage.Metrics.Repositories);
 
         var rule = config.Quotas[0].ToRule();
         Assert.True(rule.Applies(RepositoryName.Parse("team/app/web")));
@@ -43,7 +43,7 @@ public sealed class QuotaConfigurationTests
 
         Assert.Empty(config.Quotas);
         Assert.Null(config.Usage.MaxAge);
-        Assert.Equal(100, config.Usage.MetricsRepositories);
+        Assert.Equal(100, config.Usage.Metrics.Repositories);
     }
 
     [Fact]
@@ -62,7 +62,7 @@ public sealed class QuotaConfigurationTests
         Assert.Equal("team/**", Assert.Single(config.Quotas[1].Repositories).Text);
         Assert.Equal(1_572_864, config.Quotas[1].LimitBytes);
         Assert.Equal(TimeSpan.FromSeconds(30), config.Usage.MaxAge);
-        Assert.Equal(0, config.Usage.MetricsRepositories);
+        Assert.Equal(0, config.Usage.Metrics.Repositories);
     }
 
     [Theory]
