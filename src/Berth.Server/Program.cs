@@ -17,6 +17,9 @@ namespace Berth.Server
                                      REGISTRY_* environment variables override the file.
               berth garbage-collect [-d] [-m] [-q] CONFIG
                                      delete unreferenced blobs (and with -m untagged manifests); safe while serving
+              berth retention [--dry-run] [--now TIME] [--grace-period D] [-q] CONFIG
+                                     apply retention.rules once: delete the tags and manifests they do not keep,
+                                     printing one line per decision; `berth retention -h` for the output format
               berth config check [--strict] [CONFIG]
                                      run the checks `serve` runs before it listens (REGISTRY_* included: files it
                                      names, the storage root) and print the effective settings with secrets
@@ -37,6 +40,8 @@ namespace Berth.Server
                     return await ServeCommand.RunAsync(args.Length > 1 ? args[1] : null, ProcessEnvironment(), Console.Error, CancellationToken.None);
                 case "garbage-collect":
                     return await GarbageCollectCommand.RunAsync(args[1..], ProcessEnvironment());
+                case "retention":
+                    return await RetentionCommand.RunAsync(args[1..], ProcessEnvironment(), Console.Out, Console.Error, CancellationToken.None);
                 case "config":
                     return await ConfigCheckCommand.RunAsync(args[1..], ProcessEnvironment(), Console.Out, Console.Error, CancellationToken.None);
                 case "htpasswd":

@@ -48,6 +48,12 @@ public sealed record RegistryConfiguration
     /// <summary><c>ui</c> (Berth extension): the built-in web UI.</summary>
     public UiOptions Ui { get; init; } = new();
 
+    /// <summary><c>retention</c> (Berth extension): tag and manifest retention rules.</summary>
+    public RetentionOptions Retention { get; init; } = new();
+
+    /// <summary><c>immutabletags</c> (Berth extension): tags that never move and are never deleted.</summary>
+    public Berth.Storage.Lifecycle.ImmutableTagPolicy ImmutableTags { get; init; } = Berth.Storage.Lifecycle.ImmutableTagPolicy.None;
+
     internal static RegistryConfiguration Read(SectionReader root)
     {
         // The loader has already checked the file's version; it decides how the rest is read, so Distribution
@@ -79,6 +85,8 @@ public sealed record RegistryConfiguration
             Validation = root["validation"].AsSection(ValidationOptions.Read),
             Catalog = root["catalog"].AsSection(CatalogOptions.Read),
             Ui = root["ui"].AsSection(UiOptions.Read),
+            Retention = root["retention"].AsSection(RetentionOptions.Read),
+            ImmutableTags = LifecycleConfiguration.ReadImmutableTags(root["immutabletags"]),
         };
 
         root["tags"].AsSection(tags =>
@@ -131,6 +139,26 @@ public sealed record RegistryConfiguration
                 configuration.Auth.Type is null
                     ? "access rules need auth.htpasswd (without authentication everyone may do everything)"
                     : $"access rules apply to auth.htpasswd; with auth.{configuration.Auth.Type} the {(configuration.Auth.Type == AuthOptions.TokenType ? "token server" : "controller")} decides access");
+        }
+
+        if (configuration.Retention.Enabled)
+        {
+            // Scheduled retention runs at the start of each online collection, which gives the space back in the same cycle.
+            if (!configuration.Storage.Maintenance.GarbageCollection.Enabled)
+            {
+                throw ConfigurationException.ForKey("retention.enabled",
+                    "scheduled retention runs before each online garbage collection; set storage.maintenance.garbagecollection.enabled: true, or run `berth retention` on a schedule of your own");
+            }
+
+            if (!configuration.Retention.DryRun && !configuration.Storage.Delete.Enabled)
+            {
+                throw ConfigurationException.ForKey("retention.enabled", "retention deletes tags and manifests, which needs storage.delete.enabled: true (or set retention.dryrun: true)");
+            }
+
+            if (configuration.Retention.Rules.Count == 0)
+            {
+                throw ConfigurationException.ForKey("retention.rules", "retention is enabled but has no rules; add rules or set retention.enabled: false");
+            }
         }
 
         return configuration;
