@@ -28,7 +28,7 @@ public sealed class PullTimes
     private readonly TimeProvider _time;
     private readonly string _objectPath;
     private readonly SemaphoreSlim _flushLock = new(1, 1);
-    private ConcurrentDictionary<(string Repository, Digest Digest), DateTimeOffset> _pending = new();
+    private readonly ConcurrentDictionary<(string Repository, Digest Digest), DateTimeOffset> _pending = new();
     private Dictionary<(string Repository, Digest Digest), DateTimeOffset>? _written;
 
     public PullTimes(IStorageDriver driver, TimeProvider time, string replica)
@@ -67,29 +67,23 @@ public sealed class PullTimes
             }
 
             _written ??= await ReadObjectAsync(_objectPath, cancellationToken) ?? [];
-            var batch = Interlocked.Exchange(ref _pending, new ConcurrentDictionary<(string, Digest), DateTimeOffset>());
+            var batch = _pending.ToArray();
             var merged = new Dictionary<(string Repository, Digest Digest), DateTimeOffset>(_written);
             foreach (var (key, at) in batch)
             {
                 Merge(merged, key, at);
             }
 
-            try
+            // A failed write throws with the batch still pending, for the next flush.
+            await _driver.PutContentAsync(_objectPath, Serialize(merged), cancellationToken);
+            foreach (var written in batch)
             {
-                await _driver.PutContentAsync(_objectPath, Serialize(merged), cancellationToken);
-            }
-            catch
-            {
-                foreach (var (key, at) in batch)
-                {
-                    _pending.AddOrUpdate(key, at, (_, previous) => previous > at ? previous : at);
-                }
-
-                throw;
+                // Removed only if unchanged: a pull recorded during the write stays pending.
+                ((ICollection<KeyValuePair<(string, Digest), DateTimeOffset>>)_pending).Remove(written);
             }
 
             _written = merged;
-            return batch.Count;
+            return batch.Length;
         }
         finally
         {

@@ -84,6 +84,22 @@ public sealed class PullTimesTests
     }
 
     [Fact]
+    public async Task Flush_WriteFails_KeepsThePullsForTheNextFlush()
+    {
+        var pulls = new PullTimes(_driver, _clock, "a");
+        pulls.Record(App, First);
+        _driver.FailWrites = true;
+
+        await Assert.ThrowsAsync<IOException>(() => pulls.FlushAsync(Ct));
+
+        Assert.Equal(1, pulls.PendingCount);
+        _driver.FailWrites = false;
+        Assert.Equal(1, await pulls.FlushAsync(Ct));
+        Assert.Equal(0, pulls.PendingCount);
+        Assert.Equal(_clock.GetUtcNow(), (await new PullTimes(_driver, _clock, "reader").ReadAllAsync(Ct)).LastPulled(App, First));
+    }
+
+    [Fact]
     public void Replica_WithCharactersAPathCannotHold_IsMadeSafe()
     {
         Assert.Equal("host-1-pod", new PullTimes(_driver, _clock, "host 1/pod").Replica);
@@ -94,12 +110,19 @@ public sealed class PullTimesTests
     {
         public int Writes;
 
+        public bool FailWrites;
+
         public string Name => inner.Name;
 
         public Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken) => inner.GetContentAsync(path, maxBytes, cancellationToken);
 
         public Task PutContentAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
         {
+            if (FailWrites)
+            {
+                throw new IOException("the storage refused the write");
+            }
+
             Interlocked.Increment(ref Writes);
             return inner.PutContentAsync(path, content, cancellationToken);
         }
