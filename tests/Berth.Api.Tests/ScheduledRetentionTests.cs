@@ -94,4 +94,35 @@ public sealed class ScheduledRetentionTests
         await OciAssert.StatusAsync(untouched, HttpStatusCode.OK);
         Assert.Contains(server.Logs.Entries, entry => entry.Message.StartsWith("retention at", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Serve_RetentionDryRun_LogsWhatItWouldDeleteAndDeletesNothing()
+    {
+        await using var server = await BerthServer.StartAsync(new BerthServerOptions
+        {
+            LogLevel = "info",
+            MaintenanceYaml = ["garbagecollection:", "  enabled: true", "  interval: 500ms", "uploadpurging:", "  enabled: false"],
+            ExtraYaml = """
+                retention:
+                  enabled: true
+                  dryrun: true
+                  graceperiod: 0s
+                  rules:
+                    - repositories: ["dry/**"]
+                      keep:
+                        tags: ["keep-*"]
+                """,
+        });
+        var client = server.Client;
+        await client.PushImageAsync("dry/app", "keep-1");
+        await client.PushImageAsync("dry/app", "scratch");
+
+        Assert.True(await EventuallyAsync(() => Task.FromResult(server.Logs.Entries.Any(e =>
+            e.Message.StartsWith("Retention dry run: delete rule=1 dry/app:scratch ", StringComparison.Ordinal)))),
+            string.Join("\n", server.Logs.Entries.Select(e => e.Message)));
+
+        Assert.Equal(["keep-1", "scratch"], await TagsAsync(client, "dry/app"));
+        Assert.DoesNotContain(server.Logs.Entries, e => e.Message.Contains("dry/app:keep-1", StringComparison.Ordinal)
+            && e.Message.StartsWith("Retention dry run", StringComparison.Ordinal));
+    }
 }

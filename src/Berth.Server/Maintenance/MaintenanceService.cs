@@ -125,6 +125,15 @@ public sealed partial class MaintenanceService(
             try
             {
                 var retained = await retentionEngine.RunAsync(retentionPolicy, new RetentionRunOptions { DryRun = retention.DryRun }, cancellationToken);
+                if (retained.DryRun)
+                {
+                    // A real run logs each deletion as it makes it; a dry run says here what it would delete.
+                    foreach (var decision in retained.Decisions.Where(d => d.Action == RetentionAction.Delete))
+                    {
+                        LogRetentionDecision(logger, decision.Format());
+                    }
+                }
+
                 LogRetention(logger, retained.Summary());
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -168,6 +177,9 @@ public sealed partial class MaintenanceService(
 
     [LoggerMessage(EventId = 6006, Level = LogLevel.Information, Message = "{Summary}")]
     private static partial void LogRetention(ILogger logger, string summary);
+
+    [LoggerMessage(EventId = 6008, Level = LogLevel.Information, Message = "Retention dry run: {Decision}")]
+    private static partial void LogRetentionDecision(ILogger logger, string decision);
 
     [LoggerMessage(EventId = 6007, Level = LogLevel.Error, Message = "Retention failed; garbage collection runs anyway and retention is retried at the next interval")]
     private static partial void LogRetentionFailed(ILogger logger, Exception exception);
