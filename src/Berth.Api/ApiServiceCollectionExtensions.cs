@@ -20,6 +20,7 @@ public static class ApiServiceCollectionExtensions
         services.TryAddSingleton<UploadEndpoints>();
         services.TryAddSingleton<ManifestEndpoints>();
         services.TryAddSingleton<ListingEndpoints>();
+        services.TryAddSingleton<UsageEndpoints>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IRegistryEventSink, NullRegistryEventSink>();
         services.TryAddSingleton<RegistryEvents>();

@@ -52,7 +52,7 @@ public sealed partial class RegistryDispatcher(
             }
 
             var required = RequiredAccess(route, context.Request.Method);
-            var decision = await _access.AuthorizeAsync(context, required, context.RequestAborted);
+            var decision = await _access.AuthorizeTracedAsync(context, required, context.RequestAborted);
             if (decision.Outcome != AccessOutcome.Granted || decision.Grant is null)
             {
                 throw AccessError(decision, required);
@@ -188,7 +188,7 @@ public sealed partial class RegistryDispatcher(
     }
 
     /// <summary>401 UNAUTHORIZED with the challenge, 403 DENIED or 429 TOOMANYREQUESTS with Retry-After.</summary>
-    private static RegistryException AccessError(AccessDecision decision, IReadOnlyList<AccessRequest> required)
+    internal static RegistryException AccessError(AccessDecision decision, IReadOnlyList<AccessRequest> required)
     {
         // Distribution's detail: the access records the request needed.
         object? detail = required.Count == 0

@@ -126,6 +126,7 @@ public static class ConfigCheckCommand
         }
 
         await error.WriteLineAsync($"mode: {StartupSummary.DescribeMode(loaded.Configuration.Proxy)}".AsMemory(), cancellationToken);
+        await error.WriteLineAsync($"tracing: {loaded.Configuration.Tracing.Describe()}".AsMemory(), cancellationToken);
         var source = loaded.SourcePath ?? "the built-in defaults";
         var verdict = warnings.Count switch
         {
@@ -446,7 +447,9 @@ public static class ConfigCheckCommand
         type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             // Settable properties are keys; get-only ones (TlsOptions.Enabled, RedisOptions.IsConfigured) are derived.
             .Where(property => property.CanWrite && property.GetIndexParameters().Length == 0
-                && property.Name != "EqualityContract" && !DerivedProperties.Contains(property.Name));
+                && property.Name != "EqualityContract" && !DerivedProperties.Contains(property.Name)
+                // Tracing comes from the OTEL_* variables, not from config.yml; its own line says what it is.
+                && property.PropertyType != typeof(TracingOptions));
 
     // Records carry a compiler-generated clone method; the options and policy types are all records.
     private static bool IsOptionsRecord(Type type) =>

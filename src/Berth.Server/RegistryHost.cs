@@ -86,6 +86,7 @@ public static partial class RegistryHost
 
         var secretConfigured = !string.IsNullOrEmpty(config.Http.Secret);
         builder.Services.AddBerthDiagnostics(config);
+        builder.Services.AddBerthTracing(config.Tracing, plan.Debug?.Port);
         builder.Services.AddBerthNotifications(NotificationEndpoints.FromConfiguration(config.Notifications));
         var apiOptions = new RegistryApiOptions
         {
@@ -100,6 +101,7 @@ public static partial class RegistryHost
             AutomaticCrossMount = config.Storage.Mount.Automatic && !authEnabled,
         };
         builder.Services.AddBerthApi(apiOptions);
+        builder.Services.AddStorageUseAndQuotas(config);
         if (config.Ui.Enabled)
         {
             builder.Services.AddBerthWebUi(new WebUiSettings
@@ -175,6 +177,7 @@ public static partial class RegistryHost
         }
 
         app.UseBerthRegistry();
+        app.MapStorageUse(config);
         if (config.Ui.Enabled)
         {
             app.MapBerthWebUi();
@@ -338,13 +341,13 @@ public static partial class RegistryHost
     private static partial void LogBasicWithoutTls(ILogger logger);
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Information,
-        Message = "Berth {Version} serving {Addresses} (TLS {Tls}) as {Mode}; storage {StorageDriver}: {StorageLocation}; blob descriptor cache {BlobDescriptorCache}; auth {Auth}; delete {Delete}; read-only {ReadOnly}; debug listener {DebugListener}")]
+        Message = "Berth {Version} serving {Addresses} (TLS {Tls}) as {Mode}; storage {StorageDriver}: {StorageLocation}; blob descriptor cache {BlobDescriptorCache}; auth {Auth}; delete {Delete}; read-only {ReadOnly}; debug listener {DebugListener}; tracing {Tracing}")]
     private static partial void LogStartupSummary(ILogger logger, string version, string addresses, string tls, string mode, string storageDriver,
-        string storageLocation, string blobDescriptorCache, string auth, string delete, string readOnly, string debugListener);
+        string storageLocation, string blobDescriptorCache, string auth, string delete, string readOnly, string debugListener, string tracing);
 
     private static void LogStartupSummary(ILogger logger, string version, StartupSummary summary) =>
         LogStartupSummary(logger, version, summary.Addresses, summary.Tls, summary.Mode, summary.StorageDriver, summary.StorageLocation,
-            summary.BlobDescriptorCache, summary.Auth, summary.Delete, summary.ReadOnly, summary.DebugListener);
+            summary.BlobDescriptorCache, summary.Auth, summary.Delete, summary.ReadOnly, summary.DebugListener, summary.Tracing);
 
     [LoggerMessage(EventId = 3005, Level = LogLevel.Warning,
         Message = "auth.silly lets in any request that has an Authorization header; it is for development only")]

@@ -21,6 +21,9 @@ internal sealed record StartupSummary(
     string Addresses, string Tls, string StorageDriver, string StorageLocation, string BlobDescriptorCache, string Auth, string Delete,
     string ReadOnly, string DebugListener, string Mode)
 {
+    /// <summary>Where spans (and OTLP metrics) go, or <c>off</c>.</summary>
+    public string Tracing { get; init; } = Off;
+
     private const string On = "on";
     private const string Off = "off";
 
@@ -40,7 +43,10 @@ internal sealed record StartupSummary(
             string.IsNullOrEmpty(config.Http.Debug.Addr)
                 ? Off
                 : config.Http.Debug.Prometheus.Enabled ? $"{config.Http.Debug.Addr} (metrics at {config.Http.Debug.Prometheus.Path})" : config.Http.Debug.Addr,
-            DescribeMode(config.Proxy));
+            DescribeMode(config.Proxy))
+        {
+            Tracing = config.Tracing.Describe(),
+        };
     }
 
     /// <summary>The registry's mode, as <c>serve</c> logs it and <c>config check</c> prints it.</summary>

@@ -26,6 +26,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<GarbageCollector>();
         services.TryAddSingleton<CollectionRequests>();
         services.TryAddSingleton<UploadPurger>();
+        services.TryAddSingleton<StorageUsageService>();
         return services;
     }
 }

@@ -6,6 +6,7 @@ using System.Text;
 using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Storage.Drivers;
+using Berth.Storage.Maintenance;
 
 namespace Berth.Storage;
 
@@ -34,7 +35,7 @@ public readonly record struct UploadVoucher(DateTimeOffset StartedAt, long Offse
 /// marker in place of <c>startedat</c>, so the client's old states are refused from then on; the upload
 /// purger removes the marker when it is as old as an abandoned upload.
 /// </remarks>
-public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProvider time)
+public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProvider time, IBlobAdmission? admission = null)
 {
     /// <summary>Size of the copy buffer: large enough to amortise syscalls, small enough to pool.</summary>
     public const int CopyBufferSize = 128 * 1024;
@@ -168,6 +169,21 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
                 throw DigestMismatch(expected, actual);
             }
 
+            if (admission is not null)
+            {
+                try
+                {
+                    await admission.AdmitBlobAsync(name, expected, status.Size, cancellationToken);
+                }
+                catch (RegistryException)
+                {
+                    // Refused (a quota): the upload ends as a failed commit does, and nothing is linked.
+                    await MarkCancelledAsync(name, id, cancellationToken);
+                    await DeleteUploadAsync(name, id, cancellationToken, keepMarker: true);
+                    throw;
+                }
+            }
+
             var dataPath = StoragePaths.UploadData(name, id);
             if (await blobs.StatStoredAsync(expected, cancellationToken) == status.Size)
             {
@@ -242,6 +258,20 @@ public sealed class UploadStore(IStorageDriver driver, BlobStore blobs, TimeProv
             }
 
             throw DigestMismatch(expected, actual);
+        }
+
+        if (admission is not null)
+        {
+            try
+            {
+                await admission.AdmitBlobAsync(name, expected, size, cancellationToken);
+            }
+            catch (RegistryException) when (id is not null)
+            {
+                // Refused (a quota): disposing the writer discards the bytes, and the upload ends as a failed commit does.
+                await MarkCancelledAsync(name, id, cancellationToken);
+                throw;
+            }
         }
 
         if (await blobs.StatStoredAsync(expected, cancellationToken) != size)

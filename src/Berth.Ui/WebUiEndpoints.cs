@@ -29,7 +29,6 @@ public sealed partial class WebUiEndpoints(
     WebUiSettings settings,
     RegistryEvents events,
     CollectionRequests collections,
-    TimeProvider time,
     ILogger<WebUiEndpoints> logger,
     UiSessions? sessions = null,
     PullThroughCache? proxy = null,
@@ -58,7 +57,7 @@ public sealed partial class WebUiEndpoints(
         var pageCount = Math.Max(1, (visible.Count + RepositoriesPerPage - 1) / RepositoriesPerPage);
         var pageNumber = Math.Clamp(PageNumber(context), 1, pageCount);
         var names = visible.Skip((pageNumber - 1) * RepositoriesPerPage).Take(RepositoriesPerPage).ToList();
-        var usage = await browser.UsageAsync(UsageWait, time, cancellationToken);
+        var usage = await browser.UsageAsync(UsageWait, cancellationToken);
         var usageByName = usage?.Repositories.ToDictionary(repository => repository.Name.Value, StringComparer.Ordinal);
         var rows = new RepositoryRow[names.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, names.Count), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
@@ -98,7 +97,7 @@ public sealed partial class WebUiEndpoints(
             return Off(context);
         }
 
-        var report = await browser.UsageAsync(TimeSpan.FromSeconds(2), time, context.RequestAborted);
+        var report = await browser.UsageAsync(TimeSpan.FromSeconds(2), context.RequestAborted);
         var visible = report?.Repositories.Where(repository => page.Viewer.MayPull(repository.Name)).OrderByDescending(repository => repository.Bytes)
             .ThenBy(repository => repository.Name.Value, StringComparer.Ordinal).ToList() ?? [];
         var pageCount = Math.Max(1, (visible.Count + UsageRowsPerPage - 1) / UsageRowsPerPage);
@@ -273,7 +272,7 @@ public sealed partial class WebUiEndpoints(
         var shown = sorted.Skip((pageNumber - 1) * TagsPerPage).Take(TagsPerPage).ToList();
         var summaries = await browser.TaggedSummariesAsync(name, shown, cancellationToken);
         var rows = shown.Select(row => new TagTableRow(row, summaries.GetValueOrDefault(row.Digest))).ToList();
-        var usage = await browser.UsageAsync(TimeSpan.Zero, time, cancellationToken);
+        var usage = await browser.UsageAsync(TimeSpan.Zero, cancellationToken);
         var notice = DeletedNotice(context, view);
         return Render<RepositoryPage>(context, new RepositoryModel(page, name.Value, view, rows, order, filter, pageNumber, pageCount, sorted.Count,
             usage?.Repositories.FirstOrDefault(repository => repository.Name.Equals(name)), usage?.TakenAt,

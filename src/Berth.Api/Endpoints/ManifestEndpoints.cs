@@ -3,6 +3,7 @@ using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Proxy;
 using Berth.Storage;
+using Berth.Storage.Maintenance;
 using Berth.Storage.Lifecycle;
 using Microsoft.AspNetCore.Http;
 
@@ -15,7 +16,7 @@ namespace Berth.Api.Endpoints;
 /// Every GET is noted in <see cref="PullTimes"/> (memory only) for retention's <c>pulledwithin</c>.
 /// </remarks>
 public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, RegistryApiOptions options, RegistryEvents events,
-    PullThroughCache? proxy = null, ImmutableTagPolicy? immutableTags = null, PullTimes? pullTimes = null)
+    PullThroughCache? proxy = null, RepositoryQuotas? quotas = null, ImmutableTagPolicy? immutableTags = null, PullTimes? pullTimes = null)
 {
     public async Task GetAsync(HttpContext context, RegistryRoute route)
     {
@@ -70,7 +71,11 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
             throw Immutable(rule, name, pushedTag, $"cannot move it from {current} to another manifest");
         }
 
-        var (digest, manifest) = await manifests.PutAsync(name, reference, content, context.Request.ContentType, cancellationToken);
+        var contentType = context.Request.ContentType;
+        var (digest, manifest) = quotas is null
+            ? await manifests.PutAsync(name, reference, content, contentType, cancellationToken)
+            : await quotas.PutManifestAsync(name, reference, content, contentType,
+                () => manifests.PutAsync(name, reference, content, contentType, cancellationToken), cancellationToken);
 
         var response = context.Response;
         response.StatusCode = StatusCodes.Status201Created;

@@ -27,7 +27,7 @@ public static class ConfigurationLoader
 
     /// <summary>Loads the configuration.</summary>
     /// <param name="path">The configuration file, or null to use <c>REGISTRY_CONFIGURATION_PATH</c> or the defaults.</param>
-    /// <param name="environment">The environment variables; only <c>REGISTRY_*</c> ones are read.</param>
+    /// <param name="environment">The environment variables; only <c>REGISTRY_*</c> and <c>OTEL_*</c> ones are read.</param>
     /// <exception cref="ConfigurationException">The file cannot be read or a value is invalid.</exception>
     public static ConfigurationLoadResult Load(string? path, IReadOnlyDictionary<string, string> environment)
     {
@@ -48,6 +48,9 @@ public static class ConfigurationLoader
         var root = new ConfigValue(context, key: string.Empty, document, variable: null, overrides);
         var configuration = root.AsSection(RegistryConfiguration.Read);
         overrides.ReportUnused(context.Warnings);
+
+        // Tracing is set with OpenTelemetry's own OTEL_* variables, as in Distribution 3, not with config.yml keys.
+        configuration = configuration with { Tracing = TracingOptions.FromEnvironment(environment, context.Warnings) };
 
         return new ConfigurationLoadResult(configuration, context.Warnings, path) { KeysRead = context.KeysRead };
     }

@@ -48,6 +48,14 @@ public sealed record RegistryConfiguration
     /// <summary><c>ui</c> (Berth extension): the built-in web UI.</summary>
     public UiOptions Ui { get; init; } = new();
 
+    /// <summary><c>quotas</c> (Berth extension): per-repository storage limits; the first rule matching a repository applies.</summary>
+    public IReadOnlyList<QuotaRuleOptions> Quotas { get; init; } = [];
+
+    /// <summary><c>usage</c> (Berth extension): how storage-use figures are kept and exported.</summary>
+    public UsageOptions Usage { get; init; } = new();
+
+    /// <summary>Tracing and OTLP metrics, from the <c>OTEL_*</c> environment variables (not from the file).</summary>
+    public TracingOptions Tracing { get; init; } = new();
     /// <summary><c>retention</c> (Berth extension): tag and manifest retention rules.</summary>
     public RetentionOptions Retention { get; init; } = new();
 
@@ -85,6 +93,8 @@ public sealed record RegistryConfiguration
             Validation = root["validation"].AsSection(ValidationOptions.Read),
             Catalog = root["catalog"].AsSection(CatalogOptions.Read),
             Ui = root["ui"].AsSection(UiOptions.Read),
+            Quotas = QuotaRuleOptions.ReadList(root["quotas"]),
+            Usage = root["usage"].AsSection(UsageOptions.Read),
             Retention = root["retention"].AsSection(RetentionOptions.Read),
             ImmutableTags = LifecycleConfiguration.ReadImmutableTags(root["immutabletags"]),
         };

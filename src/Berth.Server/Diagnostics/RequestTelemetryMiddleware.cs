@@ -7,7 +7,8 @@ namespace Berth.Server.Diagnostics;
 /// <summary>
 /// Measures every request (count, latency, bytes in and out by route kind, method and status;
 /// meter <c>Berth.Http</c>) and writes registry:2's access log line unless
-/// <c>log.accesslog.disabled</c>. Query strings are never logged: upload URLs carry signed state.
+/// <c>log.accesslog.disabled</c>, with the request's W3C trace id. Query strings are never logged: upload URLs carry
+/// signed state.
 /// </summary>
 public sealed partial class RequestTelemetryMiddleware(RequestDelegate next, ILogger<RequestTelemetryMiddleware> logger, RequestTelemetryOptions options)
 {
@@ -50,16 +51,19 @@ public sealed partial class RequestTelemetryMiddleware(RequestDelegate next, ILo
 
             if (options.AccessLog)
             {
+                // ASP.NET Core starts an activity for every request (its own logging asks for one), continuing the
+                // client's W3C traceparent when there is one, so the trace id is there whether spans are exported or not.
                 LogRequest(logger, request.Method, request.PathBase + request.Path, response.StatusCode, response.ContentLength ?? 0,
-                    elapsed.TotalMilliseconds, context.Connection.RemoteIpAddress?.ToString() ?? "-", context.TraceIdentifier);
+                    elapsed.TotalMilliseconds, context.Connection.RemoteIpAddress?.ToString() ?? "-", context.TraceIdentifier,
+                    Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.TraceId.ToHexString() : "-");
             }
         }
     }
 
     [LoggerMessage(EventId = 3100, Level = LogLevel.Information,
-        Message = "{Method} {Path} {Status} {Bytes}B {DurationMs:0.0}ms from {RemoteAddress} id={RequestId}")]
+        Message = "{Method} {Path} {Status} {Bytes}B {DurationMs:0.0}ms from {RemoteAddress} id={RequestId} trace={TraceId}")]
     private static partial void LogRequest(ILogger logger, string method, string path, int status, long bytes, double durationMs,
-        string remoteAddress, string requestId);
+        string remoteAddress, string requestId, string traceId);
 }
 
 /// <summary>Settings of <see cref="RequestTelemetryMiddleware"/>.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace Berth.Storage.Drivers;
@@ -6,7 +7,8 @@ namespace Berth.Storage.Drivers;
 /// Wraps every driver: rejects any path that is not absolute, <c>/</c>-separated and made of
 /// <c>[A-Za-z0-9._-]</c> components (no <c>.</c> or <c>..</c> components), so no implementation
 /// ever sees a path that could leave its root; and records each call's latency and failures
-/// (<see cref="StorageMetrics"/>).
+/// (<see cref="StorageMetrics"/>) and, when traced, one span per call (<see cref="StorageTracing"/>): one wrapper,
+/// as Distribution's base driver, so that every driver is validated, measured and traced the same way.
 /// </summary>
 public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDriver
 {
@@ -27,38 +29,38 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
     public Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasuredAsync("get_content", () => Inner.GetContentAsync(path, maxBytes, cancellationToken));
+        return MeasuredAsync("get_content", path, () => Inner.GetContentAsync(path, maxBytes, cancellationToken));
     }
 
     public Task PutContentAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasuredAsync("put_content", () => Inner.PutContentAsync(path, content, cancellationToken));
+        return MeasuredAsync("put_content", path, () => Inner.PutContentAsync(path, content, cancellationToken));
     }
 
     public Task<Stream> OpenReadAsync(string path, long offset, CancellationToken cancellationToken)
     {
         ValidatePath(path);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        return MeasuredAsync("open_read", () => Inner.OpenReadAsync(path, offset, cancellationToken));
+        return MeasuredAsync("open_read", path, () => Inner.OpenReadAsync(path, offset, cancellationToken));
     }
 
     public Task<StorageWriter> OpenWriteAsync(string path, bool append, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasuredAsync("open_write", () => Inner.OpenWriteAsync(path, append, cancellationToken));
+        return MeasuredAsync("open_write", path, () => Inner.OpenWriteAsync(path, append, cancellationToken));
     }
 
     public Task<StorageWriter> CreateAsync(string path, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasuredAsync("create", () => Inner.CreateAsync(path, cancellationToken));
+        return MeasuredAsync("create", path, () => Inner.CreateAsync(path, cancellationToken));
     }
 
     public Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasuredAsync("stat", () => Inner.StatAsync(path, cancellationToken));
+        return MeasuredAsync("stat", path, () => Inner.StatAsync(path, cancellationToken));
     }
 
     public Task<IReadOnlyList<string>> ListAsync(string path, CancellationToken cancellationToken)
@@ -68,33 +70,37 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
             ValidatePath(path);
         }
 
-        return MeasuredAsync("list", () => Inner.ListAsync(path, cancellationToken));
+        return MeasuredAsync("list", path, () => Inner.ListAsync(path, cancellationToken));
     }
 
     public Task MoveAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken)
     {
         ValidatePath(sourcePath);
         ValidatePath(destinationPath);
-        return MeasuredAsync("move", () => Inner.MoveAsync(sourcePath, destinationPath, cancellationToken));
+        return MeasuredAsync("move", sourcePath, () => Inner.MoveAsync(sourcePath, destinationPath, cancellationToken));
     }
 
     public Task DeleteAsync(string path, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasuredAsync("delete", () => Inner.DeleteAsync(path, cancellationToken));
+        return MeasuredAsync("delete", path, () => Inner.DeleteAsync(path, cancellationToken));
     }
 
     public Task<Uri?> RedirectUriAsync(string path, string method, CancellationToken cancellationToken)
     {
         ValidatePath(path);
-        return MeasuredAsync("redirect_url", () => Inner.RedirectUriAsync(path, method, cancellationToken));
+        return MeasuredAsync("redirect_url", path, () => Inner.RedirectUriAsync(path, method, cancellationToken));
     }
 
     // Most filesystem calls complete synchronously (a stat, a small read); those are recorded without an async state
     // machine, which the catalog's thousands of stats per listing would otherwise pay for.
-    private Task<T> MeasuredAsync<T>(string operation, Func<Task<T>> call)
+    // One span per call (storage.<operation>) when a tracer listens to Berth.Storage; without one, StartActivity is a
+    // check of a field and returns null, so an untraced registry pays nothing more than before.
+    private Task<T> MeasuredAsync<T>(string operation, string path, Func<Task<T>> call)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var parent = Activity.Current;
+        var span = StorageTracing.Start(operation, Name, path);
         Task<T> task;
         try
         {
@@ -107,16 +113,26 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
 
         if (!task.IsCompleted)
         {
-            return MeasureAsync(operation, task, started);
+            if (span is not null)
+            {
+                // The call goes on without this caller: the caller's next storage call is a sibling, not a child.
+                Activity.Current = parent;
+            }
+
+            return MeasureAsync(operation, task, started, span);
         }
 
-        StorageMetrics.Record(Name, operation, started, IsFailure(task));
+        var failed = IsFailure(task);
+        StorageMetrics.Record(Name, operation, started, failed);
+        StorageTracing.Stop(span, task, failed);
         return task;
     }
 
-    private Task MeasuredAsync(string operation, Func<Task> call)
+    private Task MeasuredAsync(string operation, string path, Func<Task> call)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var parent = Activity.Current;
+        var span = StorageTracing.Start(operation, Name, path);
         Task task;
         try
         {
@@ -129,10 +145,17 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
 
         if (!task.IsCompleted)
         {
-            return MeasureAsync(operation, task, started);
+            if (span is not null)
+            {
+                Activity.Current = parent;
+            }
+
+            return MeasureAsync(operation, task, started, span);
         }
 
-        StorageMetrics.Record(Name, operation, started, IsFailure(task));
+        var failed = IsFailure(task);
+        StorageMetrics.Record(Name, operation, started, failed);
+        StorageTracing.Stop(span, task, failed);
         return task;
     }
 
@@ -141,7 +164,7 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
 
     // The task was started by MeasuredAsync a moment ago, on this request's flow; there is no context to deadlock on.
 #pragma warning disable VSTHRD003
-    private async Task<T> MeasureAsync<T>(string operation, Task<T> call, long started)
+    private async Task<T> MeasureAsync<T>(string operation, Task<T> call, long started, Activity? span)
     {
         var failed = false;
         try
@@ -156,10 +179,11 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
         finally
         {
             StorageMetrics.Record(Name, operation, started, failed);
+            StorageTracing.Stop(span, call, failed);
         }
     }
 
-    private async Task MeasureAsync(string operation, Task call, long started)
+    private async Task MeasureAsync(string operation, Task call, long started, Activity? span)
     {
         var failed = false;
         try
@@ -174,6 +198,7 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
         finally
         {
             StorageMetrics.Record(Name, operation, started, failed);
+            StorageTracing.Stop(span, call, failed);
         }
     }
 

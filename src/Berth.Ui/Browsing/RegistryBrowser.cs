@@ -24,8 +24,8 @@ namespace Berth.Ui.Browsing;
 /// platforms) are computed from a manifest and its config once per digest: content under a digest never changes.
 /// </para>
 /// <para>
-/// Storage use needs a walk of every repository's links; it runs in the background, at most every
-/// <see cref="UsageFreshFor"/> (<see cref="RemoteUsageFreshFor"/> on object storage), when a page asks for it.
+/// Storage use needs a walk of every repository's links; <see cref="StorageUsageService"/> runs it in the background,
+/// shared with the usage endpoint and the metrics, when a page asks for it.
 /// </para>
 /// </remarks>
 public sealed partial class RegistryBrowser : IDisposable
@@ -35,12 +35,6 @@ public sealed partial class RegistryBrowser : IDisposable
 
     /// <summary>The same on object storage, where reading 5,000 links is 10,000 billed requests.</summary>
     public static readonly TimeSpan RemoteTagsFreshFor = TimeSpan.FromSeconds(60);
-
-    /// <summary>How old a storage-use report may be before a page asking for it starts a new walk, on a local filesystem.</summary>
-    public static readonly TimeSpan UsageFreshFor = TimeSpan.FromMinutes(5);
-
-    /// <summary>The same on object storage, where the walk lists every repository's link trees.</summary>
-    public static readonly TimeSpan RemoteUsageFreshFor = TimeSpan.FromMinutes(30);
 
     /// <summary>The most tag links a row of the repository list reads while the page waits.</summary>
     public const int OverviewTagReadLimit = 200;
@@ -57,7 +51,8 @@ public sealed partial class RegistryBrowser : IDisposable
     private readonly ManifestStore _manifests;
     private readonly ReferrerStore _referrers;
     private readonly BlobStore _blobs;
-    private readonly StorageUsageScanner _usageScanner;
+    private readonly StorageUsageService _usage;
+    private readonly bool _ownsUsage;
     private readonly ILogger<RegistryBrowser> _logger;
     private readonly ConcurrentDictionary<string, RepositoryTags> _tagViews = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Task> _tagRefreshes = new(StringComparer.Ordinal);
@@ -65,15 +60,11 @@ public sealed partial class RegistryBrowser : IDisposable
     private readonly ConcurrentDictionary<(string Repository, Digest Digest), IndexSummary> _indexSummaries = new();
     private long _deletions;
     private readonly ConcurrentDictionary<Digest, ImageConfig?> _configs = new();
-    private readonly Lock _usageGate = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly TimeSpan _tagsFreshFor;
-    private readonly TimeSpan _usageFreshFor;
-    private Task<StorageUsageReport>? _usageScan;
-    private StorageUsageReport? _usage;
 
     public RegistryBrowser(IStorageDriver driver, CatalogStore catalog, TagStore tags, ManifestStore manifests, ReferrerStore referrers,
-        BlobStore blobs, ILogger<RegistryBrowser> logger)
+        BlobStore blobs, ILogger<RegistryBrowser> logger, StorageUsageService? usage = null)
     {
         _driver = driver;
         _catalog = catalog;
@@ -82,10 +73,10 @@ public sealed partial class RegistryBrowser : IDisposable
         _referrers = referrers;
         _blobs = blobs;
         _logger = logger;
-        _usageScanner = new StorageUsageScanner(driver);
+        _ownsUsage = usage is null;
+        _usage = usage ?? new StorageUsageService(driver);
         var local = driver is ILocalFileDriver or ValidatingDriver { Inner: ILocalFileDriver };
         _tagsFreshFor = local ? TagsFreshFor : RemoteTagsFreshFor;
-        _usageFreshFor = local ? UsageFreshFor : RemoteUsageFreshFor;
         _tags.TagsChanged += OnTagsChanged;
         _manifests.ManifestDeleted += OnManifestDeleted;
     }
@@ -314,37 +305,9 @@ public sealed partial class RegistryBrowser : IDisposable
     }
 
     /// <summary>
-    /// The latest storage-use report, or null before the first walk ends. Starts a walk in the background when there is
-    /// none or it is older than <see cref="UsageFreshFor"/>; <paramref name="wait"/> waits that long for it to end.
+    /// The latest storage-use report, or null before the first walk ends; see <see cref="StorageUsageService.GetAsync"/>.
     /// </summary>
-    public async Task<StorageUsageReport?> UsageAsync(TimeSpan wait, TimeProvider time, CancellationToken cancellationToken)
-    {
-        Task<StorageUsageReport>? scan;
-        lock (_usageGate)
-        {
-            var stale = _usage is null || time.GetUtcNow() - _usage.TakenAt >= _usageFreshFor;
-            if (stale && _usageScan is null)
-            {
-                _usageScan = ScanUsageAsync();
-            }
-
-            scan = _usageScan;
-        }
-
-        if (scan is not null && wait > TimeSpan.Zero)
-        {
-            try
-            {
-                await scan.WaitAsync(wait, time, cancellationToken);
-            }
-            catch (TimeoutException)
-            {
-                // Shown as "being measured"; the walk goes on.
-            }
-        }
-
-        return Volatile.Read(ref _usage);
-    }
+    public Task<StorageUsageReport?> UsageAsync(TimeSpan wait, CancellationToken cancellationToken) => _usage.GetAsync(wait, cancellationToken);
 
     public void Dispose()
     {
@@ -352,30 +315,9 @@ public sealed partial class RegistryBrowser : IDisposable
         _manifests.ManifestDeleted -= OnManifestDeleted;
         _stopping.Cancel();
         _stopping.Dispose();
-    }
-
-    private async Task<StorageUsageReport> ScanUsageAsync()
-    {
-        try
+        if (_ownsUsage)
         {
-            // Off the request that asked: the walk outlives it.
-            await Task.Yield();
-            var report = await _usageScanner.ScanAsync(_stopping.Token);
-            Volatile.Write(ref _usage, report);
-            LogUsageMeasured(_logger, report.Repositories.Count, report.UniqueBlobs, report.Duration.TotalMilliseconds);
-            return report;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogUsageFailed(_logger, ex);
-            throw;
-        }
-        finally
-        {
-            lock (_usageGate)
-            {
-                _usageScan = null;
-            }
+            _usage.Dispose();
         }
     }
 
@@ -570,13 +512,6 @@ public sealed partial class RegistryBrowser : IDisposable
         manifest.Annotations is { } annotations && annotations.TryGetValue("org.opencontainers.image.created", out var created)
             ? ImageConfig.Time(created)
             : null;
-
-    [LoggerMessage(EventId = 8001, Level = LogLevel.Information,
-        Message = "Web UI: measured storage use of {Repositories} repositories ({Blobs} distinct blobs) in {Milliseconds:F0} ms")]
-    private static partial void LogUsageMeasured(ILogger logger, int repositories, int blobs, double milliseconds);
-
-    [LoggerMessage(EventId = 8002, Level = LogLevel.Warning, Message = "Web UI: measuring storage use failed")]
-    private static partial void LogUsageFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 8003, Level = LogLevel.Warning, Message = "Web UI: re-reading the tags of {Repository} failed")]
     private static partial void LogTagRefreshFailed(ILogger logger, Exception exception, string repository);

@@ -36,6 +36,9 @@ public sealed record BerthServerOptions
 
     /// <summary>More top-level YAML sections (for example <c>notifications:</c>), appended verbatim.</summary>
     public string ExtraYaml { get; init; } = "";
+
+    /// <summary>The environment the loader sees (<c>REGISTRY_*</c>, <c>OTEL_*</c>); empty by default.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 }
 
 /// <summary>
@@ -90,8 +93,8 @@ public sealed class BerthServer : IAsyncDisposable
             var configPath = Path.Combine(sandbox, "config.yml");
             await File.WriteAllTextAsync(configPath, ConfigYaml(storageRoot, options));
 
-            // An empty environment: REGISTRY_* variables of the machine running the tests must not leak in.
-            var loaded = ConfigurationLoader.Load(configPath, new Dictionary<string, string>(StringComparer.Ordinal));
+            // Only the given environment: REGISTRY_* variables of the machine running the tests must not leak in.
+            var loaded = ConfigurationLoader.Load(configPath, options.Environment);
             app = RegistryHost.Build(loaded.Configuration, loaded.Warnings);
             var logs = new LogCollector();
             app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);

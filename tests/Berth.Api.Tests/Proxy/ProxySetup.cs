@@ -29,7 +29,8 @@ public sealed class ProxySetup : IAsyncDisposable
     public BerthServer Mirror { get; private set; }
 
     /// <summary>Starts the three. <paramref name="proxyYaml"/> adds keys under <c>proxy:</c> (indented two spaces).</summary>
-    public static async Task<ProxySetup> StartAsync(string proxyYaml = "", string upstreamYaml = "", string mirrorYaml = "")
+    public static async Task<ProxySetup> StartAsync(string proxyYaml = "", string upstreamYaml = "", string mirrorYaml = "",
+        IReadOnlyDictionary<string, string>? mirrorEnvironment = null)
     {
         var upstream = await BerthServer.StartAsync(new BerthServerOptions { ExtraYaml = upstreamYaml });
         var injector = await UpstreamFaultInjector.StartAsync(upstream.BaseAddress);
@@ -39,6 +40,7 @@ public sealed class ProxySetup : IAsyncDisposable
         {
             StorageRoot = storage,
             ExtraYaml = MirrorYaml(injector.BaseAddress, proxyYaml, mirrorYaml),
+            Environment = mirrorEnvironment ?? new Dictionary<string, string>(StringComparer.Ordinal),
         });
         return new ProxySetup(upstream, injector, mirror, storage);
     }
