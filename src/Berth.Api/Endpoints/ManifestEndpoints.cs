@@ -3,8 +3,8 @@ using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Proxy;
 using Berth.Storage;
-using Berth.Storage.Maintenance;
 using Berth.Storage.Lifecycle;
+using Berth.Storage.Maintenance;
 using Microsoft.AspNetCore.Http;
 
 namespace Berth.Api.Endpoints;
