@@ -153,6 +153,8 @@ public static class ConfigCheckCommand
                 nameof(RegistryConfiguration.Auth) => AuthNode(configuration.Auth),
                 nameof(RegistryConfiguration.Access) => AccessNode(configuration.Access),
                 nameof(RegistryConfiguration.Validation) => ValidationNode(configuration.Validation),
+                nameof(RegistryConfiguration.Retention) => RetentionNode(configuration.Retention),
+                nameof(RegistryConfiguration.ImmutableTags) => ImmutableTagsNode(configuration.ImmutableTags),
                 _ => ToNode(value, key),
             };
             if (node is not null)
@@ -209,6 +211,63 @@ public static class ConfigCheckCommand
 
         return node;
     }
+
+    /// <summary><c>retention</c> in its configuration spelling (the rules are parsed policy objects, not options records).</summary>
+    private static YamlMappingNode RetentionNode(RetentionOptions retention)
+    {
+        var rules = new YamlSequenceNode();
+        foreach (var rule in retention.Rules)
+        {
+            var keep = new YamlMappingNode();
+            AddIfSet(keep, "latest", rule.KeepLatest?.ToString(CultureInfo.InvariantCulture));
+            AddIfSet(keep, "pushedwithin", rule.KeepPushedWithin is { } pushed ? FormatGoDuration(pushed) : null);
+            AddIfSet(keep, "pulledwithin", rule.KeepPulledWithin is { } pulled ? FormatGoDuration(pulled) : null);
+            if (rule.KeepTags is { Count: > 0 } tags)
+            {
+                keep.Add("tags", new YamlSequenceNode(tags.Select(t => (YamlNode)Scalar(t.Text))));
+            }
+
+            var node = new YamlMappingNode { { "repositories", new YamlSequenceNode(rule.Repositories.Patterns.Select(p => (YamlNode)Scalar(p))) } };
+            if (keep.Children.Count > 0)
+            {
+                node.Add("keep", keep);
+            }
+
+            AddIfSet(node, "untagged", rule.UntaggedAfter is { } untagged ? FormatGoDuration(untagged) : null);
+            rules.Add(node);
+        }
+
+        return new YamlMappingNode
+        {
+            { "enabled", Scalar(retention.Enabled ? "true" : "false") },
+            { "dryrun", Scalar(retention.DryRun ? "true" : "false") },
+            { "graceperiod", Scalar(FormatGoDuration(retention.GracePeriod)) },
+            { "rules", rules },
+            {
+                "pulltimes", new YamlMappingNode
+                {
+                    { "flushinterval", Scalar(FormatGoDuration(retention.PullTimesFlushInterval)) },
+                    { "replica", Scalar(retention.PullTimesReplica) },
+                }
+            },
+        };
+
+        static void AddIfSet(YamlMappingNode mapping, string key, string? value)
+        {
+            if (value is not null)
+            {
+                mapping.Add(key, Scalar(value));
+            }
+        }
+    }
+
+    /// <summary><c>immutabletags</c>: the list of rules as configured.</summary>
+    private static YamlSequenceNode ImmutableTagsNode(Berth.Storage.Lifecycle.ImmutableTagPolicy policy) =>
+        new(policy.Rules.Select(rule => (YamlNode)new YamlMappingNode
+        {
+            { "repositories", new YamlSequenceNode(rule.Repositories.Patterns.Select(p => (YamlNode)Scalar(p))) },
+            { "tags", new YamlSequenceNode(rule.Tags.Select(t => (YamlNode)Scalar(t.Text))) },
+        }));
 
     /// <summary><c>auth</c>: the one access controller's section, or nothing for anonymous access.</summary>
     private static YamlNode? AuthNode(AuthOptions auth)

@@ -20,6 +20,9 @@ namespace Berth.Server
               berth scrub [-d] [--rate R] [--json] [-q] CONFIG
                                      re-hash every blob, check manifests' references and tags, move corrupt
                                      blobs aside; exit 3 when anything is wrong
+              berth retention [--dry-run] [--now TIME] [--grace-period D] [-q] CONFIG
+                                     apply retention.rules once: delete the tags and manifests they do not keep,
+                                     printing one line per decision; `berth retention -h` for the output format
               berth config check [--strict] [CONFIG]
                                      run the checks `serve` runs before it listens (REGISTRY_* included: files it
                                      names, the storage root) and print the effective settings with secrets
@@ -42,6 +45,8 @@ namespace Berth.Server
                     return await GarbageCollectCommand.RunAsync(args[1..], ProcessEnvironment());
                 case "scrub":
                     return await ScrubCommand.RunAsync(args[1..], ProcessEnvironment());
+                case "retention":
+                    return await RetentionCommand.RunAsync(args[1..], ProcessEnvironment(), Console.Out, Console.Error, CancellationToken.None);
                 case "config":
                     return await ConfigCheckCommand.RunAsync(args[1..], ProcessEnvironment(), Console.Out, Console.Error, CancellationToken.None);
                 case "htpasswd":

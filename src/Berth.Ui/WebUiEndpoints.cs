@@ -31,7 +31,8 @@ public sealed partial class WebUiEndpoints(
     CollectionRequests collections,
     ILogger<WebUiEndpoints> logger,
     UiSessions? sessions = null,
-    PullThroughCache? proxy = null)
+    PullThroughCache? proxy = null,
+    Berth.Storage.Lifecycle.ImmutableTagPolicy? immutableTags = null)
 {
     internal const int RepositoriesPerPage = 50;
     internal const int TagsPerPage = 100;
@@ -340,9 +341,21 @@ public sealed partial class WebUiEndpoints(
             tag = null;
         }
 
-        return digest is null
-            ? (null, null, null, NotFound(context, page, $"{name.Value} has no such tag or manifest."))
-            : (name, string.IsNullOrEmpty(tag) ? null : tag, digest, null);
+        if (digest is null)
+        {
+            return (null, null, null, NotFound(context, page, $"{name.Value} has no such tag or manifest."));
+        }
+
+        // The same refusal as the API's: an immutable tag is deleted neither by itself nor with the manifest it names.
+        var named = string.IsNullOrEmpty(tag) ? await tags.TagsOfAsync(name, digest.Value, cancellationToken) : [tag];
+        if (immutableTags is { IsEmpty: false } && named.Select(t => (Tag: t, Rule: immutableTags.RuleFor(name, t))).FirstOrDefault(x => x.Rule is not null) is
+            { Rule: { } rule } immutable)
+        {
+            return (null, null, null, Message(context, page, StatusCodes.Status403Forbidden, "Immutable tag",
+                $"{name.Value}:{immutable.Tag} is immutable ({rule.Describe()}); it cannot be deleted."));
+        }
+
+        return (name, string.IsNullOrEmpty(tag) ? null : tag, digest, null);
     }
 
     private bool MayDelete(Viewer viewer, RepositoryName name) => DeleteUnavailable(viewer, name) is null && viewer.MayDelete(name);

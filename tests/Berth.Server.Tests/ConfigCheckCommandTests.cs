@@ -276,6 +276,15 @@ public sealed class ConfigCheckCommandTests
               storagedriver:
                 enabled: true
                 interval: 30s
+            retention:
+              dryrun: true
+              rules:
+                - repositories: ["team/**"]
+                  keep: {latest: 5, pulledwithin: 720h, tags: ["v*"]}
+                  untagged: 48h
+            immutabletags:
+              - repositories: ["prod/**"]
+                tags: ["v*", "stable"]
 
             """);
         Assert.Empty(original.Warnings);

@@ -3,15 +3,20 @@ using Berth.Core;
 using Berth.Core.Errors;
 using Berth.Proxy;
 using Berth.Storage;
+using Berth.Storage.Lifecycle;
 using Berth.Storage.Maintenance;
 using Microsoft.AspNetCore.Http;
 
 namespace Berth.Api.Endpoints;
 
 /// <summary><c>GET/HEAD/PUT/DELETE /v2/&lt;name&gt;/manifests/&lt;reference&gt;</c>.</summary>
-/// <remarks>Manifests of a mirrored repository come through the pull-through cache, which checks tags with the upstream.</remarks>
+/// <remarks>
+/// Manifests of a mirrored repository come through the pull-through cache, which checks tags with the upstream.
+/// Tags an <c>immutabletags</c> rule covers never move to another digest and are never deleted, by tag or by digest.
+/// Every GET is noted in <see cref="PullTimes"/> (memory only) for retention's <c>pulledwithin</c>.
+/// </remarks>
 public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, RegistryApiOptions options, RegistryEvents events,
-    PullThroughCache? proxy = null, RepositoryQuotas? quotas = null)
+    PullThroughCache? proxy = null, RepositoryQuotas? quotas = null, ImmutableTagPolicy? immutableTags = null, PullTimes? pullTimes = null)
 {
     public async Task GetAsync(HttpContext context, RegistryRoute route)
     {
@@ -46,6 +51,7 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
         if (!HttpMethods.IsHead(context.Request.Method))
         {
             await response.Body.WriteAsync(stored.Content, cancellationToken);
+            pullTimes?.Record(name, stored.Digest);
             events.Publish(context, RegistryEvent.Pull, name, stored.Digest, stored.MediaType, stored.Content.Length, reference.Tag);
         }
     }
@@ -58,6 +64,13 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
         var reference = Reference.Parse(route.Argument);
 
         var content = await ReadBodyAsync(context.Request, ManifestStore.MaxManifestBytes, cancellationToken);
+        if (reference.Tag is { } pushedTag && immutableTags?.RuleFor(name, pushedTag) is { } rule
+            && await tags.ResolveAsync(name, pushedTag, cancellationToken) is { } current && current != Digest.Compute(content, Digest.Sha256))
+        {
+            // Re-pushing the digest the tag already names is allowed: clients push tags again as a matter of course.
+            throw Immutable(rule, name, pushedTag, $"cannot move it from {current} to another manifest");
+        }
+
         var contentType = context.Request.ContentType;
         var (digest, manifest) = quotas is null
             ? await manifests.PutAsync(name, reference, content, contentType, cancellationToken)
@@ -88,6 +101,7 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
         }
 
         var reference = await ParseExistingReferenceAsync(name, route.Argument, cancellationToken);
+        await EnsureNotImmutableAsync(name, reference, cancellationToken);
         var deleted = reference.Digest is { } digest
             ? await manifests.DeleteAsync(name, digest, cancellationToken)
             : await tags.DeleteAsync(name, reference.Tag!, cancellationToken);
@@ -100,6 +114,45 @@ public sealed class ManifestEndpoints(ManifestStore manifests, TagStore tags, Re
         context.Response.ContentLength = 0;
         events.Publish(context, RegistryEvent.Delete, name, reference.Digest, null, 0, reference.Tag);
     }
+
+    /// <summary>Refuses the delete of an immutable tag, or of a manifest an immutable tag names.</summary>
+    private async Task EnsureNotImmutableAsync(RepositoryName name, Reference reference, CancellationToken cancellationToken)
+    {
+        if (immutableTags is null || immutableTags.IsEmpty)
+        {
+            return;
+        }
+
+        if (reference.Tag is { } tag)
+        {
+            if (immutableTags.RuleFor(name, tag) is { } rule && await tags.ResolveAsync(name, tag, cancellationToken) is not null)
+            {
+                throw Immutable(rule, name, tag, "cannot delete it");
+            }
+
+            return;
+        }
+
+        foreach (var tagOfDigest in await tags.TagsOfAsync(name, reference.Digest!.Value, cancellationToken))
+        {
+            if (immutableTags.RuleFor(name, tagOfDigest) is { } rule)
+            {
+                throw Immutable(rule, name, tagOfDigest, $"cannot delete {reference.Digest}, which it names");
+            }
+        }
+    }
+
+    private static RegistryException Immutable(ImmutableTagRule rule, RepositoryName name, string tag, string refusal) =>
+        ErrorCode.Denied.With(
+            new
+            {
+                repository = name.Value,
+                tag,
+                rule = rule.Index,
+                repositories = rule.Repositories.Patterns,
+                tags = rule.Tags.Select(t => t.Text).ToArray(),
+            },
+            $"tag {name}:{tag} is immutable ({rule.Describe()}): {refusal}");
 
     /// <summary>
     /// True when the Accept header admits <paramref name="mediaType"/>. No header, a wildcard, or

@@ -56,6 +56,11 @@ public sealed record RegistryConfiguration
 
     /// <summary>Tracing and OTLP metrics, from the <c>OTEL_*</c> environment variables (not from the file).</summary>
     public TracingOptions Tracing { get; init; } = new();
+    /// <summary><c>retention</c> (Berth extension): tag and manifest retention rules.</summary>
+    public RetentionOptions Retention { get; init; } = new();
+
+    /// <summary><c>immutabletags</c> (Berth extension): tags that never move and are never deleted.</summary>
+    public Berth.Storage.Lifecycle.ImmutableTagPolicy ImmutableTags { get; init; } = Berth.Storage.Lifecycle.ImmutableTagPolicy.None;
 
     internal static RegistryConfiguration Read(SectionReader root)
     {
@@ -90,6 +95,8 @@ public sealed record RegistryConfiguration
             Ui = root["ui"].AsSection(UiOptions.Read),
             Quotas = QuotaRuleOptions.ReadList(root["quotas"]),
             Usage = root["usage"].AsSection(UsageOptions.Read),
+            Retention = root["retention"].AsSection(RetentionOptions.Read),
+            ImmutableTags = LifecycleConfiguration.ReadImmutableTags(root["immutabletags"]),
         };
 
         root["tags"].AsSection(tags =>
@@ -142,6 +149,26 @@ public sealed record RegistryConfiguration
                 configuration.Auth.Type is null
                     ? "access rules need auth.htpasswd (without authentication everyone may do everything)"
                     : $"access rules apply to auth.htpasswd; with auth.{configuration.Auth.Type} the {(configuration.Auth.Type == AuthOptions.TokenType ? "token server" : "controller")} decides access");
+        }
+
+        if (configuration.Retention.Enabled)
+        {
+            // Scheduled retention runs at the start of each online collection, which gives the space back in the same cycle.
+            if (!configuration.Storage.Maintenance.GarbageCollection.Enabled)
+            {
+                throw ConfigurationException.ForKey("retention.enabled",
+                    "scheduled retention runs before each online garbage collection; set storage.maintenance.garbagecollection.enabled: true, or run `berth retention` on a schedule of your own");
+            }
+
+            if (!configuration.Retention.DryRun && !configuration.Storage.Delete.Enabled)
+            {
+                throw ConfigurationException.ForKey("retention.enabled", "retention deletes tags and manifests, which needs storage.delete.enabled: true (or set retention.dryrun: true)");
+            }
+
+            if (configuration.Retention.Rules.Count == 0)
+            {
+                throw ConfigurationException.ForKey("retention.rules", "retention is enabled but has no rules; add rules or set retention.enabled: false");
+            }
         }
 
         return configuration;

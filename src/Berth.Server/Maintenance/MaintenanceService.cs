@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Berth.Server.Configuration;
+using Berth.Storage.Lifecycle;
 using Berth.Storage.Maintenance;
 
 namespace Berth.Server.Maintenance;
@@ -8,7 +9,9 @@ namespace Berth.Server.Maintenance;
 /// Runs the storage maintenance the configuration asks for while the registry serves:
 /// <c>storage.maintenance.uploadpurging</c> (registry:2's semantics) and
 /// <c>storage.maintenance.garbagecollection</c> (Berth's online collector) and
-/// <c>storage.maintenance.scrub</c> (Berth's integrity check). Nothing runs in read-only mode, and a failed run is logged and retried at the next interval.
+/// <c>storage.maintenance.scrub</c> (Berth's integrity check). Nothing runs in read-only mode, and a failed run is
+/// logged and retried at the next interval. With <c>retention.enabled</c>, each collection starts with a retention
+/// run, so the space of what retention removes comes back in the same cycle.
 /// </summary>
 public sealed partial class MaintenanceService(
     StorageMaintenanceOptions options,
@@ -17,7 +20,10 @@ public sealed partial class MaintenanceService(
     CollectionRequests requests,
     Scrubber scrubber,
     TimeProvider time,
-    ILogger<MaintenanceService> logger) : BackgroundService
+    ILogger<MaintenanceService> logger,
+    RetentionOptions? retention = null,
+    RetentionPolicy? retentionPolicy = null,
+    RetentionEngine? retentionEngine = null) : BackgroundService
 {
     private static readonly Meter Meter = new("Berth.Maintenance");
     private static readonly Counter<long> CollectionRuns = Meter.CreateCounter<long>("gc.runs", description: "Garbage collections run");
@@ -124,6 +130,29 @@ public sealed partial class MaintenanceService(
 
     private async Task CollectAsync(CancellationToken cancellationToken)
     {
+        if (retention is { Enabled: true } && retentionPolicy is not null && retentionEngine is not null)
+        {
+            try
+            {
+                var retained = await retentionEngine.RunAsync(retentionPolicy, new RetentionRunOptions { DryRun = retention.DryRun }, cancellationToken);
+                if (retained.DryRun)
+                {
+                    // A real run logs each deletion as it makes it; a dry run says here what it would delete.
+                    foreach (var decision in retained.Decisions.Where(d => d.Action == RetentionAction.Delete))
+                    {
+                        LogRetentionDecision(logger, decision.Format());
+                    }
+                }
+
+                LogRetention(logger, retained.Summary());
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The collection still runs: what retention did delete before failing is collected now.
+                LogRetentionFailed(logger, ex);
+            }
+        }
+
         var schedule = options.GarbageCollection;
         var report = await collector.RunAsync(GarbageCollectionOptions.Online with
         {
@@ -172,6 +201,15 @@ public sealed partial class MaintenanceService(
 
     [LoggerMessage(EventId = 6005, Level = LogLevel.Information, Message = "Garbage collection asked for now (web UI)")]
     private static partial void LogRequestedRun(ILogger logger);
+
+    [LoggerMessage(EventId = 6006, Level = LogLevel.Information, Message = "{Summary}")]
+    private static partial void LogRetention(ILogger logger, string summary);
+
+    [LoggerMessage(EventId = 6008, Level = LogLevel.Information, Message = "Retention dry run: {Decision}")]
+    private static partial void LogRetentionDecision(ILogger logger, string decision);
+
+    [LoggerMessage(EventId = 6007, Level = LogLevel.Error, Message = "Retention failed; garbage collection runs anyway and retention is retried at the next interval")]
+    private static partial void LogRetentionFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 6004, Level = LogLevel.Error, Message = "A maintenance run failed; it is retried at the next interval")]
     private static partial void LogRunFailed(ILogger logger, Exception exception);

@@ -49,6 +49,11 @@ public sealed partial class Registry2KeyVerdictTests
         ("access.catalog.groups", "access: {groups: {devs: [alice]}}"),
         // A quota needs both its patterns and its limit.
         ("quotas[].", "quotas: [{repositories: ['team/**'], limit: 1GiB}]"),
+        // Scheduled retention runs before online garbage collection, deletes, and needs a rule.
+        ("retention.enabled", "storage: {filesystem: {rootdirectory: /var/lib/registry}, delete: {enabled: true}, maintenance: {garbagecollection: {enabled: true}}}"),
+        ("retention.enabled", "retention: {rules: [{repositories: ['team/**'], untagged: 168h}]}"),
+        ("retention.rules[].", "retention: {rules: [{repositories: ['team/**'], untagged: 168h}]}"),
+        ("immutabletags[].", "immutabletags: [{repositories: ['prod/**'], tags: ['v*']}]"),
     ];
 
     private static readonly Lazy<Page> Documented = new(Page.Read);
