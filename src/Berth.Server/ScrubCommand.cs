@@ -54,11 +54,11 @@ internal static class ScrubCommand
                 case "-q" or "--quiet":
                     quiet = true;
                     break;
-                case "--rate" when i + 1 < args.Length && ByteRate.TryParse(args[i + 1], out var parsed):
+                case "--rate" when i + 1 < args.Length && ByteSizes.TryParseRate(args[i + 1], out var parsed):
                     rate = parsed;
                     i++;
                     break;
-                case var argument when argument.StartsWith("--rate=", StringComparison.Ordinal) && ByteRate.TryParse(argument["--rate=".Length..], out var parsed):
+                case var argument when argument.StartsWith("--rate=", StringComparison.Ordinal) && ByteSizes.TryParseRate(argument["--rate=".Length..], out var parsed):
                     rate = parsed;
                     break;
                 case "-h" or "--help":

@@ -615,10 +615,10 @@ public sealed record ScrubScheduleOptions
 
         var rateValue = section["ratelimit"];
         var rate = defaults.RateLimit;
-        if (rateValue.AsString() is { } rateText && !ByteRate.TryParse(rateText, out rate))
+        if (rateValue.AsString() is { } rateText && !ByteSizes.TryParseRate(rateText, out rate))
         {
             throw rateValue.Invalid($"'{rateText}' is not a byte rate: a number of bytes per second with an optional unit "
-                + "(kB, MB, GB, KiB, MiB, GiB), e.g. 50MiB; 0 for no limit");
+                + "(kB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 50MiB; 0 for no limit");
         }
 
         return new ScrubScheduleOptions
