@@ -78,7 +78,7 @@ public static partial class RegistryHost
         builder.Services.AddPullThroughCache(config);
         builder.Services.AddSingleton(config.Storage.Maintenance);
         builder.Services.AddHostedService<MaintenanceService>();
-        builder.Services.AddBerthLifecycle(config, recordPulls: !config.Storage.Maintenance.ReadOnly.Enabled);
+        builder.Services.AddBerthLifecycle(config, mayRecordPulls: !config.Storage.Maintenance.ReadOnly.Enabled);
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new FailedLoginLimiter(config.Access.FailedLogins, sp.GetRequiredService<TimeProvider>()));

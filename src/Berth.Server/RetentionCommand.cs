@@ -103,7 +103,7 @@ internal static class RetentionCommand
         services.AddLogging(logging => logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         services.AddBlobDescriptorCache(config);
         services.AddBerthStorage(sp => StorageDriverFactory.Create(config, sp));
-        services.AddBerthLifecycle(config, recordPulls: false);
+        services.AddBerthLifecycle(config, mayRecordPulls: false);
         await using var provider = services.BuildServiceProvider();
         RetentionEngine engine;
         try

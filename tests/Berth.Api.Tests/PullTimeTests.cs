@@ -19,7 +19,7 @@ public sealed class PullTimeTests : IDisposable
     private Task<BerthServer> StartAsync(string replica, string flushInterval) => BerthServer.StartAsync(new BerthServerOptions
     {
         StorageRoot = _storage,
-        ExtraYaml = $"retention:\n  pulltimes:\n    replica: {replica}\n    flushinterval: {flushInterval}\n",
+        ExtraYaml = $"retention:\n  rules:\n    - repositories: [\"**\"]\n      keep:\n        pulledwithin: 720h\n  pulltimes:\n    replica: {replica}\n    flushinterval: {flushInterval}\n",
     });
 
     private static async Task PullAsync(HttpClient client, string repository, string reference)
@@ -88,6 +88,24 @@ public sealed class PullTimeTests : IDisposable
     }
 
     [Fact]
+    public async Task NoRuleReadsPullTimes_PullsAreNotRecorded()
+    {
+        var repository = Oci.UniqueRepository("pulls");
+        await using (var server = await BerthServer.StartAsync(new BerthServerOptions
+        {
+            StorageRoot = _storage,
+            ExtraYaml = "retention:\n  rules:\n    - repositories: [\"**\"]\n      keep:\n        latest: 5\n  pulltimes:\n    replica: unread\n    flushinterval: 100ms\n",
+        }))
+        {
+            await server.Client.PushImageAsync(repository, "v1");
+            await PullAsync(server.Client, repository, "v1");
+            await Task.Delay(500);
+        }
+
+        Assert.False(Directory.Exists(Path.GetDirectoryName(ObjectPath("unread"))));
+    }
+
+    [Fact]
     public async Task ReadOnlyRegistry_WritesNoPullTimes()
     {
         var repository = Oci.UniqueRepository("pulls");
@@ -100,7 +118,7 @@ public sealed class PullTimeTests : IDisposable
         {
             StorageRoot = _storage,
             ReadOnly = true,
-            ExtraYaml = "retention:\n  pulltimes:\n    replica: reader\n    flushinterval: 100ms\n",
+            ExtraYaml = "retention:\n  rules:\n    - repositories: [\"**\"]\n      keep:\n        pulledwithin: 720h\n  pulltimes:\n    replica: reader\n    flushinterval: 100ms\n",
         }))
         {
             await PullAsync(readOnly.Client, repository, "v1");

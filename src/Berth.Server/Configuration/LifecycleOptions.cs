@@ -45,6 +45,9 @@ public sealed record RetentionOptions
     /// <summary><c>retention.pulltimes.replica</c>: this replica's name for its pull-time object (default: the host name).</summary>
     public string PullTimesReplica { get; init; } = Environment.MachineName;
 
+    /// <summary>True when a rule keeps tags by <c>keep.pulledwithin</c>: only then are pulls recorded.</summary>
+    public bool ReadsPullTimes => Rules.Any(rule => rule.KeepPulledWithin is not null);
+
     /// <summary>The policy a run applies.</summary>
     public RetentionPolicy ToPolicy(ImmutableTagPolicy immutableTags) => new(Rules, immutableTags, GracePeriod);
 

@@ -8,16 +8,18 @@ namespace Berth.Server.Maintenance;
 internal static class LifecycleRegistration
 {
     /// <summary>
-    /// The immutable-tag policy the manifest endpoints enforce, the retention engine, and (unless the registry is
-    /// read-only, when nothing may be written) the pull-time recorder with the service that flushes it.
+    /// The immutable-tag policy the manifest endpoints enforce, the retention engine, and the pull-time recorder with
+    /// the service that flushes it: recording only when <paramref name="mayRecordPulls"/> (not read-only, where nothing
+    /// may be written) and a retention rule reads pull times, so a registry that does not use them writes nothing.
     /// </summary>
-    public static IServiceCollection AddBerthLifecycle(this IServiceCollection services, RegistryConfiguration config, bool recordPulls)
+    public static IServiceCollection AddBerthLifecycle(this IServiceCollection services, RegistryConfiguration config, bool mayRecordPulls)
     {
+        var recordPulls = mayRecordPulls && config.Retention.ReadsPullTimes;
         services.AddSingleton(config.ImmutableTags);
         services.AddSingleton(config.Retention);
         services.AddSingleton(config.Retention.ToPolicy(config.ImmutableTags));
         services.AddSingleton(sp => new PullTimes(sp.GetRequiredService<IStorageDriver>(), sp.GetRequiredService<TimeProvider>(),
-            config.Retention.PullTimesReplica));
+            config.Retention.PullTimesReplica) { Recording = recordPulls });
         services.AddSingleton<RetentionEngine>();
         if (recordPulls)
         {

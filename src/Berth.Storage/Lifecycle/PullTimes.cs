@@ -42,12 +42,23 @@ public sealed class PullTimes
     /// <summary>The name of this replica's object (the configured or host name, with characters a path cannot hold replaced).</summary>
     public string Replica { get; }
 
+    /// <summary>
+    /// False when nothing reads pull times (no retention rule has <c>keep.pulledwithin</c>): pulls are then not noted,
+    /// so such a registry never writes a pull-time object.
+    /// </summary>
+    public bool Recording { get; init; } = true;
+
     /// <summary>Pulls recorded in memory and not yet written.</summary>
     public int PendingCount => _pending.Count;
 
     /// <summary>Notes a pull of <paramref name="digest"/> from <paramref name="repository"/> now; memory only.</summary>
     public void Record(RepositoryName repository, Digest digest)
     {
+        if (!Recording)
+        {
+            return;
+        }
+
         var now = _time.GetUtcNow();
         _pending.AddOrUpdate((repository.Value, digest), now, (_, previous) => previous > now ? previous : now);
     }
