@@ -26,6 +26,9 @@ public sealed partial class StorageUseFixture : IAsyncLifetime
 
     public long SharedLayer => SharedLayerSize;
 
+    /// <summary>When the last push finished: a walk started after it sees all three images.</summary>
+    public DateTimeOffset PushedAt { get; private set; }
+
     public async Task InitializeAsync()
     {
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
@@ -78,6 +81,8 @@ public sealed partial class StorageUseFixture : IAsyncLifetime
             var exclusive = configBytes.Length + ownLayer + manifest.Length;
             Expected[repository] = (exclusive + SharedLayerSize, exclusive);
         }
+
+        PushedAt = DateTimeOffset.UtcNow;
     }
 
     public async Task DisposeAsync()
@@ -201,14 +206,35 @@ public sealed partial class StorageUseTests(StorageUseFixture fixture) : IClassF
         Assert.NotEqual(HttpStatusCode.OK, onRegistry.StatusCode);
     }
 
-    private static async Task<JsonElement> UsageAsync(HttpClient client)
+    /// <summary>
+    /// The figures of a walk started after the fixture's pushes. The endpoint answers from the last walk and starts the
+    /// next one when that is older than <c>usage.maxage</c> (1s here), so a walk begun before the pushes (the debug
+    /// listener's first metrics collection starts one) may answer first; ask again until a later one has (at most 15 s).
+    /// </summary>
+    private async Task<JsonElement> UsageAsync(HttpClient client)
     {
-        using var response = await client.GetAsync(new Uri("/api/v1/usage", UriKind.Relative));
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {text}");
-        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
-        using var body = JsonDocument.Parse(text);
-        return body.RootElement.Clone();
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            using var response = await client.GetAsync(new Uri("/api/v1/usage", UriKind.Relative));
+            var text = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+                continue;
+            }
+
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {text}");
+            Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+            using var body = JsonDocument.Parse(text);
+            var takenAt = DateTimeOffset.Parse(body.RootElement.GetProperty("takenAt").GetString()!, CultureInfo.InvariantCulture);
+            if (takenAt >= fixture.PushedAt || DateTime.UtcNow >= deadline)
+            {
+                return body.RootElement.Clone();
+            }
+
+            await Task.Delay(200);
+        }
     }
 
     private static Dictionary<string, JsonElement> Rows(JsonElement usage) =>

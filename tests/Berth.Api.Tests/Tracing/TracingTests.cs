@@ -64,10 +64,14 @@ public sealed class TracingTests
         Assert.Contains(server.Logs.Entries, e => e.EventId.Id == 3100 && (string?)e.Value("Path") == "/v2/team/traced/manifests/v1"
             && (string?)e.Value("TraceId") == traceId);
 
-        // The push's requests were traced too, each its own root (the test client sent no traceparent), with the
-        // upload's storage calls under the request that made them.
+        // The push's requests were traced too, each the root of Berth's part of its trace (the test client sent no
+        // traceparent), with the upload's storage calls under the request that made them. Only "Berth's part": in a
+        // full parallel run the request span has been seen with a parent Berth never exported (the activity listeners
+        // of the other in-process servers are process-wide), so what is checked is that no span of this Berth is above it.
         var manifestPut = await WaitForSpanAsync(receiver, s => s.Resource["service.name"] == service && s.Name == "PUT " + ManifestRoute);
-        Assert.Equal("", manifestPut.ParentSpanId);
+        Assert.Equal(ReceivedSpan.KindServer, manifestPut.Kind);
+        Assert.True(manifestPut.ParentSpanId == "" || !receiver.Spans.Any(s => s.SpanId == manifestPut.ParentSpanId && s.Resource["service.name"] == service),
+            $"the manifest PUT is the child of another span of this Berth: {string.Join("; ", receiver.Trace(manifestPut.TraceId))}");
         Assert.Equal("201", manifestPut.Attribute("http.response.status_code"));
         var putChildren = await WaitForSpansAsync(receiver, manifestPut.TraceId, spans => spans.Any(s => s.Name == "storage.put_content"));
         Assert.Contains(putChildren, s => s.Name == "storage.put_content" && s.ParentSpanId == manifestPut.SpanId
