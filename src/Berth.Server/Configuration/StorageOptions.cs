@@ -573,13 +573,34 @@ public sealed record StorageMaintenanceOptions
     /// <summary><c>storage.maintenance.scrub</c> (Berth): integrity checks on a schedule.</summary>
     public ScrubScheduleOptions Scrub { get; init; } = new();
 
-    internal static StorageMaintenanceOptions Read(SectionReader section) => new()
+    internal static StorageMaintenanceOptions Read(SectionReader section)
     {
-        UploadPurging = section["uploadpurging"].AsSection(UploadPurgingOptions.Read),
-        ReadOnly = section["readonly"].AsSection(ReadOnlyModeOptions.Read),
-        GarbageCollection = section["garbagecollection"].AsSection(GarbageCollectionScheduleOptions.Read),
-        Scrub = section["scrub"].AsSection(ScrubScheduleOptions.Read),
-    };
+        var options = new StorageMaintenanceOptions
+        {
+            UploadPurging = section["uploadpurging"].AsSection(UploadPurgingOptions.Read),
+            ReadOnly = section["readonly"].AsSection(ReadOnlyModeOptions.Read),
+            GarbageCollection = section["garbagecollection"].AsSection(GarbageCollectionScheduleOptions.Read),
+            Scrub = section["scrub"].AsSection(ScrubScheduleOptions.Read),
+        };
+
+        // Berth's scheduled work writes, so read-only mode holds it back; say so rather than leave an enabled key idle.
+        // (Upload purging keeps registry:2's behaviour, which also skips it in read-only mode without a word.)
+        if (options.ReadOnly.Enabled)
+        {
+            const string Paused = "enabled, but does not run while storage.maintenance.readonly.enabled is true; it starts once read-only mode is off";
+            if (options.GarbageCollection.Enabled)
+            {
+                section["garbagecollection"].Warn(Paused);
+            }
+
+            if (options.Scrub.Enabled)
+            {
+                section["scrub"].Warn(Paused);
+            }
+        }
+
+        return options;
+    }
 }
 
 /// <summary>

@@ -80,6 +80,36 @@ public sealed class ScrubConfigurationTests
     }
 
     [Fact]
+    public void Load_ScheduledWorkInReadOnlyMode_IsWarnedAboutNamingTheKey()
+    {
+        var result = LoadYaml("""
+            version: 0.1
+            storage:
+              maintenance:
+                readonly:
+                  enabled: true
+                garbagecollection:
+                  enabled: true
+                scrub:
+                  enabled: true
+            """);
+
+        Assert.Contains(result.Warnings, warning => warning.StartsWith("storage.maintenance.garbagecollection: enabled, but does not run while storage.maintenance.readonly.enabled is true", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, warning => warning.StartsWith("storage.maintenance.scrub: enabled, but does not run while storage.maintenance.readonly.enabled is true", StringComparison.Ordinal));
+
+        var writable = LoadYaml("""
+            version: 0.1
+            storage:
+              maintenance:
+                garbagecollection:
+                  enabled: true
+                scrub:
+                  enabled: true
+            """);
+        Assert.DoesNotContain(writable.Warnings, warning => warning.Contains("readonly", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Load_UnknownScrubKey_IsWarnedAbout()
     {
         var result = LoadYaml("""
