@@ -30,7 +30,7 @@ public sealed partial class PullThroughCache : IDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Digest, BlobFlight> _blobFetches = new();
     private readonly SingleFlight<string, StoredManifest?> _manifestFetches = new();
-    private readonly SingleFlight<string, UpstreamManifestHead?> _tagChecks = new();
+    private readonly SingleFlight<string, StoredManifest?> _tagRefreshes = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _tagsCheckedAt = new(StringComparer.Ordinal);
 
     public PullThroughCache(ProxyRouter router, BlobStore blobs, ManifestStore manifests, TagStore tags, CacheExpiry? expiry,
@@ -101,11 +101,12 @@ public sealed partial class PullThroughCache : IDisposable
             return fresh;
         }
 
-        UpstreamManifestHead? head;
         try
         {
-            head = await _tagChecks.RunAsync(tagKey, () => CheckTagAsync(repository, tag), () => ProxyMetrics.RecordCoalesced(upstream, "tag"),
-                cancellationToken);
+            // One refresh per tag at a time, from the HEAD to the tag marked checked: a request arriving between the
+            // HEAD's answer and the tag's write would otherwise ask the upstream again.
+            return await _tagRefreshes.RunAsync(tagKey, () => RefreshTagAsync(repository, tag, tagKey),
+                () => ProxyMetrics.RecordCoalesced(upstream, "tag"), cancellationToken);
         }
         catch (UpstreamException ex) when (local is not null)
         {
@@ -119,15 +120,27 @@ public sealed partial class PullThroughCache : IDisposable
             LogStaleServe(_logger, repository.LocalName.Value, tag, local.Value.ToString(), ex.Message);
             return stale;
         }
+    }
 
+    /// <summary>
+    /// Asks the upstream what <paramref name="tag"/> names now, fetches that manifest unless it is cached, and tags it
+    /// in the mirror. Null when the upstream does not have the tag (any more).
+    /// </summary>
+    private async Task<StoredManifest?> RefreshTagAsync(ProxiedRepository repository, string tag, string tagKey)
+    {
+        var upstream = repository.Upstream.Options.Name;
+        var head = await CheckTagAsync(repository, tag);
         if (head is null)
         {
             // The upstream says the tag does not exist (any more): so does the mirror.
             return null;
         }
 
+        // The refresh serves every waiting caller, so it runs on no caller's token; the cache write is bounded like
+        // any other.
+        using var timeout = new CancellationTokenSource(repository.Upstream.Options.CacheWriteTimeout);
         StoredManifest? answer;
-        if (head.Digest is { } current && await _manifests.GetAsync(repository.LocalName, current, cancellationToken) is { } held)
+        if (head.Digest is { } current && await _manifests.GetAsync(repository.LocalName, current, timeout.Token) is { } held)
         {
             // Unchanged, or moved to a manifest cached already (by digest, or by a request that fetched it a moment ago).
             ProxyMetrics.RecordLookup(upstream, "manifest", hit: true);
@@ -139,14 +152,13 @@ public sealed partial class PullThroughCache : IDisposable
 
             // An upstream that names no digest on HEAD is asked by tag, and what comes is hashed.
             answer = head.Digest is { } moved
-                ? await FetchManifestAsync(repository, moved.ToString(), moved, cancellationToken)
-                : await FetchManifestAsync(repository, tag, expected: null, cancellationToken);
+                ? await FetchManifestAsync(repository, moved.ToString(), moved, timeout.Token)
+                : await FetchManifestAsync(repository, tag, expected: null, timeout.Token);
         }
 
         if (answer is not null)
         {
-            // Every caller tags what it got: requests for two tags of one digest share the fetch, not the tag.
-            await _tags.SetAsync(repository.LocalName, tag, answer.Digest, cancellationToken);
+            await _tags.SetAsync(repository.LocalName, tag, answer.Digest, timeout.Token);
             _tagsCheckedAt[tagKey] = _time.GetUtcNow();
         }
 
