@@ -15,6 +15,8 @@ pids=()
 # Seconds a load client call may take before it is killed; a caller may raise it for one call
 # (client_timeout=N client ...), as filling a registry over S3 can take longer.
 client_timeout=900
+# The picture drawer beside this file (bench/Berth.Plots), found the same way whichever script sourced this one.
+plots_project=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/Berth.Plots
 
 # --- input checks (each exits 2, the scripts' "bad usage" status) -------------------------------------
 
@@ -190,9 +192,18 @@ record_resource_use() { # CPU seconds and peak RSS of each server over the whole
   meta duration_total "$(( $(date +%s) - started )) s"
 }
 
-write_report() { # to stdout and $out, the raw rows beside it as .tsv
+write_report() { # to stdout and $out, the raw rows and the table's medians beside it as .tsv, pictures under plots/
   mkdir -p "$(dirname "$out")"
-  cp "$results" "${out%.md}.tsv"
-  client report --results "$results" --out "$out"
+  client report --results "$results" --out "$out" --tsv-out "${out%.md}.tsv"
   log "report written to $out"
+  plot_results "${out%.md}.tsv"
+}
+
+plot_results() { # draws every curve and summary table of the given .tsv files into plots/ beside them (bench/Berth.Plots)
+  local first=$1
+  if ! dotnet build "$plots_project" -c Release -nologo -v q -o "$work/plots-bin" >"$work/plots-build.log" 2>&1; then
+    log "plots not drawn: bench/Berth.Plots did not build (see $work/plots-build.log)"
+    return 0
+  fi
+  dotnet "$work/plots-bin/berth-plots.dll" --out "$(dirname "$first")/plots" "$@" | sed 's/^/  plot: /'
 }

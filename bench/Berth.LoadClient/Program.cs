@@ -15,7 +15,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           populate-repos --registry U --prefix P --from R --count 1000 [--concurrency 16] [--timeout 600]
           list          --url U [--repeat 10] [--max-seconds 60] [--expect-items N]
           sink          --listen 127.0.0.1:PORT --dir D [--buffer-kib 128] [--max-seconds 3600]   (PUT /full, /serial, /hash, /discard)
-          report        --results FILE.tsv [--out FILE.md]
+          report        --results FILE.tsv [--out FILE.md] [--tsv-out FILE.tsv]   (tsv-out: the rows plus the table's medians)
           s3-delete-prefix --endpoint U --bucket B --prefix P [--region us-east-1] [--timeout 300]
                         (keys from S3_ACCESS_KEY / S3_SECRET_KEY)
           azure-put     --service-url U --container C --blob B --file F [--salt S] [--block-mib 8] [--concurrency 1]

@@ -81,6 +81,7 @@ internal static class ReportCommand
         md.AppendLine();
         md.AppendLine("| figure | unit | Berth | Distribution | Berth/Dist | verdict | ceiling | Berth/ceiling |");
         md.AppendLine("|---|---|---:|---:|---:|---|---:|---:|");
+        var summary = new StringBuilder();
         foreach (var row in rows)
         {
             var b = Median("berth", row.Key);
@@ -96,6 +97,8 @@ internal static class ReportCommand
             var ofCeiling = row.HigherBetter && b is not null && c is not null && c != 0 ? $"{b / c * 100:F0} %" : "";
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {row.Label} | {row.Unit} | {Fmt(b, row.Unit)} | {Fmt(d, row.Unit)} | {(ratio is null ? "" : $"{ratio:F2}")} | {verdict} | {Fmt(c, row.Unit)} | {ofCeiling} |");
+            summary.AppendLine(CultureInfo.InvariantCulture,
+                $"summary\t{row.Key}\t{row.Label}\t{row.Unit}\t{(row.HigherBetter ? "higher" : "lower")}\t{Raw(b)}\t{Raw(d)}\t{Raw(c)}");
         }
 
         if (M("show_rounds", "0") == "1")
@@ -200,6 +203,13 @@ internal static class ReportCommand
             File.WriteAllText(output, text);
         }
 
+        // The raw rows and the table's medians, for bench/Berth.Plots to draw the table without its own copy of it.
+        if (options.Get("tsv-out", "") is { Length: > 0 } tsv)
+        {
+            var rawRows = File.ReadLines(path).Where(line => !line.StartsWith("summary\t", StringComparison.Ordinal)).ToList();
+            File.WriteAllText(tsv, string.Join('\n', rawRows) + '\n' + summary);
+        }
+
         return 0;
     }
 
@@ -209,6 +219,8 @@ internal static class ReportCommand
         var mid = sorted.Length / 2;
         return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
+
+    private static string Raw(double? value) => value?.ToString("R", CultureInfo.InvariantCulture) ?? "";
 
     private static string Verdict(double advantage) =>
         advantage >= 1 ? $"Berth {advantage:F1}× better" : $"Berth {1 / advantage:F1}× worse";
