@@ -1,6 +1,4 @@
-using Berth.Server.Caching;
 using Berth.Server.Configuration;
-using Berth.Storage;
 using Berth.Storage.Maintenance;
 
 namespace Berth.Server;
@@ -60,33 +58,13 @@ internal static class GarbageCollectCommand
             }
         }
 
-        RegistryConfiguration config;
-        try
+        if (await OfflineStorage.LoadConfigurationAsync(configPath, environment, Console.Error) is not { } config
+            || await OfflineStorage.OpenAsync<GarbageCollector>(config, Console.Error) is not var (provider, collector))
         {
-            config = ConfigurationLoader.Load(configPath, environment).Configuration;
-        }
-        catch (ConfigurationException ex)
-        {
-            await Console.Error.WriteLineAsync($"berth: configuration error: {ex.Message}");
             return 1;
         }
 
-        var services = new ServiceCollection();
-        services.AddLogging(logging => logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
-        services.AddBlobDescriptorCache(config);
-        services.AddBerthStorage(sp => StorageDriverFactory.Create(config, sp));
-        await using var provider = services.BuildServiceProvider();
-        GarbageCollector collector;
-        try
-        {
-            // Opens storage: a root this user cannot use is one line, as serve reports it, not a stack trace.
-            collector = provider.GetRequiredService<GarbageCollector>();
-        }
-        catch (Exception ex) when (StartupValidation.FailureLine(ex) is { } line)
-        {
-            await Console.Error.WriteLineAsync(line);
-            return 1;
-        }
+        await using var disposeProvider = provider;
         var progress = quiet ? null : new ConsoleProgress();
 
         var report = await collector.RunAsync(GarbageCollectionOptions.Offline with

@@ -2,6 +2,7 @@ using Berth.Server.Caching;
 using System.Net;
 using Berth.Api;
 using Berth.Auth;
+using Berth.Core.Errors;
 using Berth.Server.Configuration;
 using Berth.Server.Diagnostics;
 using Berth.Server.Maintenance;
@@ -177,6 +178,10 @@ public static partial class RegistryHost
         }
 
         app.UseBerthRegistry();
+
+        // Endpoint routing answers a method one of Berth's own endpoints does not serve (POST on /api/v1/usage, PUT on
+        // a web UI page) with a bare 405; it gets the OCI error body every other refusal carries, and keeps its Allow.
+        app.UseStatusCodePages(context => MethodNotServedAsync(context.HttpContext));
         app.MapStorageUse(config);
         if (config.Ui.Enabled)
         {
@@ -189,6 +194,18 @@ public static partial class RegistryHost
         }
 
         return app;
+    }
+
+    private static Task MethodNotServedAsync(HttpContext context)
+    {
+        if (context.Response.StatusCode != StatusCodes.Status405MethodNotAllowed)
+        {
+            return Task.CompletedTask;
+        }
+
+        var allow = context.Response.Headers.Allow.ToString();
+        return ErrorResponses.WriteAsync(context, ErrorCode.Unsupported, $"{context.Request.Method} is not served at {context.Request.Path}; allowed: {allow}",
+            detail: null, headers: allow.Length == 0 ? null : new Dictionary<string, string> { ["Allow"] = allow });
     }
 
     /// <summary>What the web UI's delete confirmation says about when the space comes back.</summary>

@@ -1,8 +1,6 @@
 using System.Globalization;
-using Berth.Server.Caching;
 using Berth.Server.Configuration;
 using Berth.Server.Maintenance;
-using Berth.Storage;
 using Berth.Storage.Lifecycle;
 
 namespace Berth.Server;
@@ -70,14 +68,8 @@ internal static class RetentionCommand
             }
         }
 
-        RegistryConfiguration config;
-        try
+        if (await OfflineStorage.LoadConfigurationAsync(configPath, environment, error) is not { } config)
         {
-            config = ConfigurationLoader.Load(configPath, environment).Configuration;
-        }
-        catch (ConfigurationException ex)
-        {
-            await error.WriteLineAsync($"berth: configuration error: {ex.Message}");
             return 1;
         }
 
@@ -99,23 +91,13 @@ internal static class RetentionCommand
             return 1;
         }
 
-        var services = new ServiceCollection();
-        services.AddLogging(logging => logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
-        services.AddBlobDescriptorCache(config);
-        services.AddBerthStorage(sp => StorageDriverFactory.Create(config, sp));
-        services.AddBerthLifecycle(config, mayRecordPulls: false);
-        await using var provider = services.BuildServiceProvider();
-        RetentionEngine engine;
-        try
+        if (await OfflineStorage.OpenAsync<RetentionEngine>(config, error,
+                addServices: services => services.AddBerthLifecycle(config, mayRecordPulls: false)) is not var (provider, engine))
         {
-            engine = provider.GetRequiredService<RetentionEngine>();
-        }
-        catch (Exception ex) when (StartupValidation.FailureLine(ex) is { } line)
-        {
-            await error.WriteLineAsync(line);
             return 1;
         }
 
+        await using var disposeProvider = provider;
         var policy = provider.GetRequiredService<RetentionPolicy>();
         if (grace is { } gracePeriod)
         {

@@ -1,7 +1,5 @@
 using System.Text.Json;
-using Berth.Server.Caching;
 using Berth.Server.Configuration;
-using Berth.Storage;
 using Berth.Storage.Maintenance;
 
 namespace Berth.Server;
@@ -74,35 +72,15 @@ internal static class ScrubCommand
             }
         }
 
-        RegistryConfiguration config;
-        try
+        if (await OfflineStorage.LoadConfigurationAsync(configPath, environment, Console.Error) is not { } config
+            || await OfflineStorage.OpenAsync<Scrubber>(config, Console.Error,
+                // The findings are this command's output; the scrubber's warnings about them would print each twice.
+                configureLogging: logging => logging.AddFilter(typeof(Scrubber).FullName, LogLevel.Error)) is not var (provider, scrubber))
         {
-            config = ConfigurationLoader.Load(configPath, environment).Configuration;
-        }
-        catch (ConfigurationException ex)
-        {
-            await Console.Error.WriteLineAsync($"berth: configuration error: {ex.Message}");
             return 1;
         }
 
-        var services = new ServiceCollection();
-        services.AddLogging(logging => logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
-            // The findings are this command's output; the scrubber's warnings about them would print each twice.
-            .AddFilter(typeof(Scrubber).FullName, LogLevel.Error));
-        services.AddBlobDescriptorCache(config);
-        services.AddBerthStorage(sp => StorageDriverFactory.Create(config, sp));
-        await using var provider = services.BuildServiceProvider();
-        Scrubber scrubber;
-        try
-        {
-            scrubber = provider.GetRequiredService<Scrubber>();
-        }
-        catch (Exception ex) when (StartupValidation.FailureLine(ex) is { } line)
-        {
-            await Console.Error.WriteLineAsync(line);
-            return 1;
-        }
-
+        await using var disposeProvider = provider;
         using var interrupted = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {

@@ -174,6 +174,23 @@ public sealed partial class StorageUseTests(StorageUseFixture fixture) : IClassF
         Assert.Equal("UNAUTHORIZED", error.GetProperty("code").GetString());
     }
 
+    [Theory]
+    [InlineData("POST", "/api/v1/usage", "GET, HEAD")]
+    [InlineData("DELETE", "/api/v1/usage", "GET, HEAD")]
+    [InlineData("PUT", "/", "GET")]
+    [InlineData("DELETE", "/sign-in", "GET, POST")]
+    public async Task BerthsOwnEndpoints_AMethodTheyDoNotServe_Is405WithAnOciBodyAndAllow(string method, string path, string allow)
+    {
+        using var admin = _server.Client("admin", "admin-pw");
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative));
+
+        using var response = await admin.SendAsync(request);
+
+        var error = Assert.Single(await OciAssert.ErrorAsync(response, HttpStatusCode.MethodNotAllowed, "UNSUPPORTED"));
+        Assert.Contains(method, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(allow, string.Join(", ", response.Content.Headers.Allow));
+    }
+
     [Fact]
     public async Task Metrics_OnTheDebugListener_ExportTotalsRepositoriesAndQuotas()
     {
