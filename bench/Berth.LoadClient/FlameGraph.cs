@@ -68,7 +68,7 @@ internal static class FlameGraph
     {
         using var document = JsonDocument.Parse(json);
         var frameNames = document.RootElement.GetProperty("shared").GetProperty("frames").EnumerateArray()
-            .Select(f => f.GetProperty("name").GetString() ?? "?").ToArray();
+            .Select(f => ProcessFrameWithoutArguments(f.GetProperty("name").GetString() ?? "?")).ToArray();
         var result = new List<(List<string>, double)>();
         foreach (var profile in document.RootElement.GetProperty("profiles").EnumerateArray())
         {
@@ -138,9 +138,10 @@ internal static class FlameGraph
             var frame = line.Trim();
             var space = frame.IndexOf(' ');
             var symbolAndDso = space > 0 ? frame[(space + 1)..] : frame;
-            var dsoStart = symbolAndDso.LastIndexOf(" (", StringComparison.Ordinal);
+            // The DSO is the last parenthesised part; it may hold parentheses itself ("(/memfd:doublemapper (deleted))").
+            var dsoStart = symbolAndDso.EndsWith(')') ? DsoStart(symbolAndDso) : -1;
             var symbol = dsoStart > 0 ? symbolAndDso[..dsoStart] : symbolAndDso;
-            var dso = dsoStart > 0 ? symbolAndDso[(dsoStart + 2)..].TrimEnd(')') : "";
+            var dso = dsoStart > 0 ? symbolAndDso[(dsoStart + 2)..^1] : "";
             var plus = symbol.LastIndexOf("+0x", StringComparison.Ordinal);
             if (plus > 0) { symbol = symbol[..plus]; }
             if (symbol == "[unknown]") { symbol = $"[{Path.GetFileName(dso)}]"; }
@@ -148,6 +149,28 @@ internal static class FlameGraph
         }
         if (command is not null) { leafFirst.Reverse(); leafFirst.Insert(0, command); result.Add((leafFirst, 1)); }
         return result;
+    }
+
+    /// <summary>
+    /// dotnet-trace names the root "Process64 dotnet (PID) Args: ..." with the whole command line, which holds the
+    /// machine's paths; the graph needs only the process.
+    /// </summary>
+    private static string ProcessFrameWithoutArguments(string frame)
+    {
+        var arguments = frame.IndexOf(" Args:", StringComparison.Ordinal);
+        return frame.StartsWith("Process", StringComparison.Ordinal) && arguments > 0 ? frame[..arguments] : frame;
+    }
+
+    /// <summary>Where the trailing " (dso)" of a perf frame starts, matching its parentheses from the end.</summary>
+    private static int DsoStart(string frame)
+    {
+        var depth = 0;
+        for (var i = frame.Length - 1; i > 0; i--)
+        {
+            if (frame[i] == ')') { depth++; }
+            else if (frame[i] == '(' && --depth == 0) { return frame[i - 1] == ' ' ? i - 1 : -1; }
+        }
+        return -1;
     }
 
     private static void Summarise(Node node, List<string> path, Dictionary<string, double> inclusive, Dictionary<string, double> exclusive)
