@@ -22,6 +22,8 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           azure-get     --service-url U --container C --blob B
           azure-delete  --service-url U --container C (--prefix P | --container-too true)
                         (account devstoreaccount1 unless --account; key from AZURE_STORAGE_KEY, else Azurite's)
+          flame-graph   --in PROFILE(.speedscope.json | perf script text) --out F.svg [--title T] [--drop REGEX]
+                        [--keep REGEX] [--min-percent 0.1] [--top 25]
         """);
     return 2;
 }
@@ -44,6 +46,7 @@ try
         "azure-put" => await AzureCommands.PutAsync(options),
         "azure-get" => await AzureCommands.GetAsync(options),
         "azure-delete" => await AzureCommands.DeleteAsync(options),
+        "flame-graph" => FlameGraph.Run(options),
         _ => throw new ArgumentException($"unknown verb '{args[0]}'"),
     };
 }

@@ -1,6 +1,7 @@
 using Berth.Server.Caching;
 using System.Net;
 using Berth.Api;
+using Berth.Api.Endpoints;
 using Berth.Auth;
 using Berth.Core.Errors;
 using Berth.Server.Configuration;
@@ -70,6 +71,9 @@ public static partial class RegistryHost
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = DefaultMaxRequestBodyBytes;
             kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+            // Blob pulls write 256 KiB steps into the response pipe; with Kestrel's default 64 KiB every flush waited
+            // for the socket to drain, so reading the next step never overlapped sending the last one.
+            kestrel.Limits.MaxResponseBufferSize = BlobEndpoints.ResponseBufferBytes;
             Listen(kestrel, plan.Registry, tls);
             kestrel.ListenForDiagnostics(plan.Debug);
         });

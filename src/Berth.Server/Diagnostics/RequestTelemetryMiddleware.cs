@@ -25,6 +25,14 @@ public sealed partial class RequestTelemetryMiddleware(RequestDelegate next, ILo
 
     public async Task InvokeAsync(HttpContext context)
     {
+        if (!options.AccessLog && !Requests.Enabled && !Duration.Enabled && !BytesIn.Enabled && !BytesOut.Enabled)
+        {
+            // Nobody listens (no Prometheus endpoint, no metrics exporter) and the access log is off: parsing the
+            // route again and building the tags would be work for nobody, on every request.
+            await next(context);
+            return;
+        }
+
         var started = Stopwatch.GetTimestamp();
         try
         {
