@@ -30,7 +30,7 @@ pull_rate=${BENCH_GC_PULL_RATE:-50}
 pullers=${BENCH_GC_PULLERS:-2}
 fill_concurrency=${BENCH_GC_FILL_CONCURRENCY:-32}
 gc_timeout=${BENCH_GC_TIMEOUT:-2400}
-port_base=${BENCH_PORT_BASE:-5780}
+port_base=${BENCH_PORT_BASE:-5870}
 out=${BENCH_OUT:-bench/results/gc-latest.md}
 tmp_root=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
 prefix_base=${BENCH_S3_PREFIX:-berth-bench-gc}
@@ -155,7 +155,8 @@ berth_gc() { # backend blobs
   {
     printf 'version: 0.1\nlog: {level: info, accesslog: {disabled: true}}\nhttp: {addr: 127.0.0.1:%s, secret: bench-secret}\nstorage:\n' "$berth_port"
     storage_section "$1" "$name"
-    printf '  delete: {enabled: true}\n'
+    # Redirects off, as in bench/s3.sh: the pull loop's blob bytes come through Berth, not straight from the store.
+    printf '  delete: {enabled: true}\n  redirect: {disable: true}\n'
     # The first scheduled run starts one interval after start-up: that is the deterministic trigger. Grace period 0,
     # because the fill is seconds old (the default 1h would rightly keep everything).
     printf '  maintenance:\n    uploadpurging: {enabled: false}\n    garbagecollection: {enabled: true, interval: %ss, graceperiod: 0s}\n' "$gc_delay"
