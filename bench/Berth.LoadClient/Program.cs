@@ -24,6 +24,10 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
                         (account devstoreaccount1 unless --account; key from AZURE_STORAGE_KEY, else Azurite's)
           flame-graph   --in PROFILE(.speedscope.json | perf script text) --out F.svg [--title T] [--drop REGEX]
                         [--keep REGEX] [--min-percent 0.1] [--top 25]
+          gc-fill       (--root DIR | --endpoint U --bucket B --prefix P) --blobs N [--images-per-repo 100]
+                        [--concurrency 32] [--pull-list FILE] [--pull-images 200] [--timeout 3000]
+          gc-count      (--root DIR | --endpoint U --bucket B --prefix P) --blobs N [--images-per-repo 100]
+          gc-pull       --registry U --list FILE --stop-file F [--rate 50] [--concurrency 2] [--max-seconds 3600]
         """);
     return 2;
 }
@@ -47,6 +51,9 @@ try
         "azure-get" => await AzureCommands.GetAsync(options),
         "azure-delete" => await AzureCommands.DeleteAsync(options),
         "flame-graph" => FlameGraph.Run(options),
+        "gc-fill" => await GcCommands.FillAsync(options),
+        "gc-count" => await GcCommands.CountAsync(options),
+        "gc-pull" => await GcCommands.PullAsync(options),
         _ => throw new ArgumentException($"unknown verb '{args[0]}'"),
     };
 }
