@@ -112,7 +112,7 @@ for s in berth distribution; do
 done
 
 record_machine_facts bench/concurrency.sh "$work"
-meta berth_commit "$berth_desc"
+meta berth_commit "$berth_desc (HEAD $(git rev-parse --short HEAD))"
 meta distribution_version "$(docker-registry --version | awk '{print $3}')"
 meta parameters "rounds=$rounds duration=${duration}s warmup=${warmup}s threads=$threads connections=${connection_counts[*]} uploads=${upload_counts[*]} tick=${tick_bytes}B/${tick_ms}ms hold<=${hold}s settle=${settle}s"
 meta ulimit_n "$(ulimit -n)"
@@ -161,7 +161,14 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 for s in berth distribution; do
-  curl -fsS --max-time 5 -o /dev/null "${url[$s]}/v2/" || note "$s" "did not answer /v2/ after the manifest GET loads"
+  # After the 5,000-connection load a server may still be draining closed connections: give it 30 s to answer.
+  answered=""
+  for i in $(seq 1 30); do
+    if curl -fsS --max-time 1 -o /dev/null "${url[$s]}/v2/" 2>/dev/null; then answered=$i; break; fi
+    sleep 1
+  done
+  if [[ -z $answered ]]; then note "$s" "did not answer /v2/ within 30 s after the manifest GET loads; log: $(tail -c 300 "$work/$s.log" | tr '\n\t' '  ')"
+  elif (( answered > 1 )); then note "$s" "answered /v2/ only after about $answered s once the manifest GET loads ended"; fi
 done
 
 # --- 2. memory per upload in progress: each point on a freshly started server ------------------------------------
