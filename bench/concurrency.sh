@@ -29,15 +29,18 @@ warmup=${BENCH_WARMUP:-2}
 threads=${BENCH_THREADS:-2}
 read -r -a connection_counts <<<"${BENCH_CONNECTIONS:-64 1000 5000}"
 read -r -a upload_counts <<<"${BENCH_UPLOADS:-100 1000}"
-tick_bytes=${BENCH_TICK_BYTES:-8}
-tick_ms=${BENCH_TICK_MS:-1000}
+# 512 B/s per upload: above Kestrel's default minimum request body rate (240 B/s after a 5 s grace), under which
+# Berth answers 408; the slow-rate check below (BENCH_FLOOR_UPLOADS uploads at 8 B/s) shows that floor.
+tick_bytes=${BENCH_TICK_BYTES:-128}
+tick_ms=${BENCH_TICK_MS:-250}
 hold=${BENCH_HOLD:-40}
 settle=${BENCH_SETTLE:-4}
+floor_uploads=${BENCH_FLOOR_UPLOADS:-100}
 port_base=${BENCH_PORT_BASE:-5880}
 out=${BENCH_OUT:-bench/results/concurrency-latest.md}
 tmp_root=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
 
-require_whole_numbers rounds duration warmup threads tick_bytes tick_ms hold settle port_base
+require_whole_numbers rounds duration warmup threads tick_bytes tick_ms hold settle floor_uploads port_base
 for c in "${connection_counts[@]}" "${upload_counts[@]}"; do [[ $c =~ ^[0-9]+$ && $c -ge 1 ]] || { echo "bench: bad count '$c'" >&2; exit 2; }; done
 (( rounds >= 1 && duration >= 1 && hold > settle )) || { echo "bench: need rounds, duration >= 1 and hold > settle" >&2; exit 2; }
 require_tools "apt-get install wrk nginx-light docker-registry curl iproute2" curl wrk nginx docker-registry dotnet git ss
@@ -210,6 +213,19 @@ for n in "${upload_counts[@]}"; do
     stop_one "${pid[$s]}"
   done
 done
+# The slow-rate check: uploads trickling 8 B/s, checked 10 s in (past Kestrel's 5 s grace); the counts say how many
+# each server still held and accepted. 0 uploads skips it.
+if (( floor_uploads > 0 )); then
+  for s in berth distribution; do
+    log "  $s: slow-rate check, $floor_uploads uploads at 8 bytes per second"
+    start_one "$s"
+    line=$(client_timeout=150 client slow-uploads --registry "${url[$s]}" --repo bench/floor --count "$floor_uploads" \
+      --pid "${pid[$s]}" --hold-seconds 20 --settle-seconds 10 --tick-bytes 8 --tick-ms 1000) || true
+    log "    $line"
+    for k in started open_at_check known accepted alive first_error; do record "$s" "floor_$k" 1 "$(kv "$k" <<<"$line")"; done
+    stop_one "${pid[$s]}"
+  done
+fi
 meta load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta duration_total "$(( $(date +%s) - started )) s"
 
@@ -334,6 +350,18 @@ cp "$curves" "${out%.md}.tsv"
     done
   done
   echo
+  if (( floor_uploads > 0 )); then
+    echo "Slow-rate check: $floor_uploads uploads on a fresh server, each PATCH body sending 8 bytes per second, checked 10 s"
+    echo "in (past Kestrel's 5 s grace for its default minimum body rate of 240 B/s), then ended:"
+    echo
+    echo "| server | started | unanswered at check | known | accepted (202, right Range) | first failure |"
+    echo "|---|---:|---:|---:|---:|---|"
+    for s in berth distribution; do
+      printf '| %s | %s | %s | %s | %s | %s |\n' "$(series_name "$s")" "$(figure "$s" floor_started)" "$(figure "$s" floor_open_at_check)" \
+        "$(figure "$s" floor_known)" "$(figure "$s" floor_accepted)" "$(awk -F'\t' -v s="$s" '$1 == s && $2 == "floor_first_error" { gsub(/_/, " ", $4); print $4 }' "$results")"
+    done
+    echo
+  fi
   echo "## Growth (log-log slope between consecutive points)"
   echo
   awk -F'\t' '$1 == "growth" { printf "- %s, %s: %s (%s)\n", $2, $3, $4, $5 }' "$curves"
