@@ -125,7 +125,7 @@ meta berth_connection_limit "none (Kestrel MaxConcurrentConnections unset; Berth
 
 # --- 1. manifest GET at each connection count ------------------------------------------------------------------
 oci_accept='Accept: application/vnd.oci.image.manifest.v1+json'
-to_ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.3f", v }'; }
+to_ms() { awk 'NF { v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.3f", v }'; }
 established() { ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l; }
 wrk_run() { # server connections round
   local s=$1 c=$2 r=$3 target text held
@@ -140,6 +140,7 @@ wrk_run() { # server connections round
   wait "$wrk_pid" || { note "$s" "c=$c round $r: wrk failed: $(tail -c 300 "$work/wrk.out" | tr '\n\t' '  ')"; return 0; }
   text=$(cat "$work/wrk.out")
   record "$s" "rps_c$c" "$r" "$(awk '/^Requests\/sec:/{print $2}' <<<"$text")"
+  # wrk prints no latency distribution when no request was answered; those rounds have no p50/p99 (a note says so).
   record "$s" "p50_ms_c$c" "$r" "$(awk '$1 == "50%" {print $2}' <<<"$text" | to_ms)"
   record "$s" "p99_ms_c$c" "$r" "$(awk '$1 == "99%" {print $2}' <<<"$text" | to_ms)"
   record "$s" "held_c$c" "$r" "$held"
@@ -207,7 +208,7 @@ for n in "${upload_counts[@]}"; do
     line=$(client_timeout=$((hold + 120)) client slow-uploads --registry "${url[$s]}" --repo bench/slow --count "$n" \
       --pid "${pid[$s]}" --hold-seconds "$hold" "${slow_args[@]}") || note "$s" "uploads=$n: incomplete: $(client_err)"
     log "    $line"
-    for k in started open_at_check known accepted alive open_s held_s rss_idle_kib rss_during_kib rss_after_kib hwm_kib kib_per_upload first_error; do
+    for k in started open_at_check known status_other accepted alive open_s held_s rss_idle_kib rss_during_kib rss_after_kib hwm_kib kib_per_upload first_error; do
       record "$s" "uploads_n${n}_$k" 1 "$(kv "$k" <<<"$line")"
     done
     stop_one "${pid[$s]}"
@@ -346,7 +347,8 @@ cp "$curves" "${out%.md}.tsv"
       mib() { awk -v k="$1" 'BEGIN { if (k != "") printf "%.1f", k / 1024; else print "-" }'; }
       printf '| %s | %s | %s | %s | %s | %s | %s / %s / %s / %s | %s |\n' "$n" "$(series_name "$s")" "$(f kib_per_upload)" \
         "$(mib "$(f rss_idle_kib)")" "$(mib "$(f rss_during_kib)")" "$(mib "$(f hwm_kib)")" \
-        "$(f started)" "$(f open_at_check)" "$(f known)" "$(f accepted)" "$( [[ $(f alive) == 1 ]] && echo yes || echo no)"
+        "$(f started)" "$(f open_at_check)" "$(f known)$( o=$(f status_other); [[ -z $o || $o == none ]] || echo " (other: $o)")" "$(f accepted)" \
+        "$( [[ $(f alive) == 1 ]] && echo yes || echo no)"
     done
   done
   echo

@@ -83,12 +83,17 @@ internal static class SlowUploads
 
         // Every upload known to the server (status GET 204) while its PATCH is still unanswered.
         var known = 0;
+        string? otherStatus = null;
         await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = StatusConcurrency }, async (i, ct) =>
         {
             using var status = await probe.GetAsync(locations[i], ct);
             if (status.StatusCode == HttpStatusCode.NoContent)
             {
                 Interlocked.Increment(ref known);
+            }
+            else
+            {
+                Interlocked.CompareExchange(ref otherStatus, ((int)status.StatusCode).ToString(CultureInfo.InvariantCulture), null);
             }
         });
         duringRssKib = Math.Max(duringRssKib, ReadStatusKib(serverPid, "VmRSS"));
@@ -128,6 +133,7 @@ internal static class SlowUploads
 
         var perUploadKib = serverPid > 0 ? (duringRssKib - idleRssKib) / (double)count : double.NaN;
         Output.Line(("count", count), ("posted", count), ("started", started), ("open_at_check", stillSending), ("known", known),
+            ("status_other", otherStatus ?? "none"),
             ("accepted", accepted), ("alive", alive), ("open_s", Output.F(openSeconds, 2)), ("held_s", Output.F(heldSeconds, 2)),
             ("rss_idle_kib", idleRssKib), ("rss_during_kib", duringRssKib), ("rss_after_kib", afterRssKib), ("hwm_kib", hwmKib),
             ("kib_per_upload", Output.F(perUploadKib, 1)), ("first_error", (firstError ?? "none").Replace(' ', '_')));
