@@ -16,6 +16,9 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           list          --url U [--repeat 10] [--max-seconds 60] [--expect-items N]
           sink          --listen 127.0.0.1:PORT --dir D [--buffer-kib 128] [--max-seconds 3600]   (PUT /full, /serial, /hash, /discard)
           report        --results FILE.tsv [--out FILE.md] [--tsv-out FILE.tsv]   (tsv-out: the rows plus the table's medians)
+          report        --results FILE.tsv [--out FILE.md]
+          slow-uploads  --registry U [--repo bench/slow] [--count 1000] [--pid SERVER_PID] [--tick-bytes 8] [--tick-ms 1000]
+                        [--hold-seconds 30] [--settle-seconds 3]
           s3-delete-prefix --endpoint U --bucket B --prefix P [--region us-east-1] [--timeout 300]
                         (keys from S3_ACCESS_KEY / S3_SECRET_KEY)
           azure-put     --service-url U --container C --blob B --file F [--salt S] [--block-mib 8] [--concurrency 1]
@@ -46,6 +49,7 @@ try
         "list" => await ListCommand.RunAsync(options),
         "sink" => SinkCommand.Run(options),
         "report" => ReportCommand.Run(options),
+        "slow-uploads" => await SlowUploads.RunAsync(options),
         "s3-delete-prefix" => await S3Commands.DeletePrefixAsync(options),
         "azure-put" => await AzureCommands.PutAsync(options),
         "azure-get" => await AzureCommands.GetAsync(options),
