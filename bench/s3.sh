@@ -9,7 +9,12 @@
 #   BENCH_BLOB_MIB=512 bench/s3.sh           # a small RAM-backed store: each push holds about twice the blob for a while
 #   BENCH_ROUNDS=1 BENCH_BLOB_MIB=64 BENCH_TAGS=500 BENCH_REPOS=50 BENCH_SETTLE=0 bench/s3.sh   # smoke
 #
-# Writes the report to stdout and bench/results/s3-latest.md (raw figures: s3-latest.tsv). Everything it started
+# Each round also measures the store's own ceiling: the AWS SDK (berth-load s3-put / s3-get) uploading the same file
+# as a multipart upload with Berth's part size (chunksize) and Berth's part concurrency (one at a time), and reading
+# it back in one streamed GET, as Berth does with redirects disabled; the report gives Berth/ceiling.
+#
+# Writes the report to stdout and bench/results/s3-latest.md (raw figures and curve rows for the plotter:
+# s3-latest.tsv). Everything it started
 # is stopped and everything it wrote below its bucket prefix is deleted on exit, including Ctrl-C.
 set -euo pipefail
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
@@ -132,7 +137,7 @@ meta berth_commit "$berth_desc"
 meta distribution_version "$(docker-registry --version | awk '{print $3}')"
 meta load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta parameters "rounds=$rounds blob=${blob_mib}MiB tags=$tags page=$page repos=$repos catalog_n=$catalog_n fill_concurrency=$fill_concurrency list_repeat=$list_repeat settle=${settle}s"
-for k in rounds blob_mib tags page repos catalog_n; do meta "$k" "${!k}"; done
+for k in rounds blob_mib tags page repos catalog_n chunksize; do meta "$k" "${!k}"; done
 
 # --- fill each registry: one tiny image tagged $tags times (concurrent manifest PUTs), $repos repositories
 for s in berth distribution; do
@@ -173,15 +178,45 @@ drop_blob() { # subject digest: the round's blob leaves the store (a RAM-backed 
     note "$1" "could not delete blob $2 from the store: $(client_err)"
 }
 
+sdk_put() { # round -> sets sdk_key (empty when the upload failed)
+  local line
+  sdk_key="$run_prefix/sdk/$1"
+  if line=$(client s3-put --endpoint "$S3_ENDPOINT" --region "$region" --bucket "$S3_BUCKET" --key "$sdk_key" --file "$blob" \
+      --part-bytes "$chunksize" --concurrency 1 --timeout 600); then
+    record ceiling s3_put_mbps "$1" "$(kv mbps <<<"$line")"
+  else
+    note ceiling "AWS SDK upload round $1 failed: $(client_err)"; sdk_key=""
+  fi
+}
+sdk_get() { # round
+  local line
+  [[ -n $sdk_key ]] || return 0
+  if line=$(client s3-get --endpoint "$S3_ENDPOINT" --region "$region" --bucket "$S3_BUCKET" --key "$sdk_key" --timeout 600); then
+    record ceiling s3_get_mbps "$1" "$(kv mbps <<<"$line")"
+  else
+    note ceiling "AWS SDK GET round $1 failed: $(client_err)"
+  fi
+}
+
+# The push figures' ceiling is the SDK's upload, the pull figures' its GET (ReportCommand reads these meta rows).
+meta push_ceiling s3_put_mbps
+meta pull_ceiling s3_get_mbps
+
 for round in $(seq 1 "$rounds"); do
   begin_round "$round"
 
-  log "  push ${blob_mib} MiB monolithic, then pull it"
+  # The SDK takes the middle turn, so neither server always follows it.
+  log "  push ${blob_mib} MiB monolithic (and the AWS SDK's multipart upload), then pull it (and the SDK's GET)"
   declare -A pushed=()
-  for s in "${order[@]}"; do push "$s" "$round"; pushed[$s]=$last_digest; done
-  for s in "${order[@]}"; do
-    if [[ -n ${pushed[$s]} ]]; then pull "$s" "$round" "${url[$s]}/v2/bench/blob/blobs/${pushed[$s]}"; fi
-  done
+  push "${order[0]}" "$round"; pushed[${order[0]}]=$last_digest
+  sdk_put "$round"
+  push "${order[1]}" "$round"; pushed[${order[1]}]=$last_digest
+  if [[ -n ${pushed[${order[0]}]} ]]; then pull "${order[0]}" "$round" "${url[${order[0]}]}/v2/bench/blob/blobs/${pushed[${order[0]}]}"; fi
+  sdk_get "$round"
+  if [[ -n ${pushed[${order[1]}]} ]]; then pull "${order[1]}" "$round" "${url[${order[1]}]}/v2/bench/blob/blobs/${pushed[${order[1]}]}"; fi
+  if [[ -n $sdk_key ]]; then
+    s3_delete "$sdk_key" >/dev/null || note ceiling "could not delete $sdk_key from the store: $(client_err)"
+  fi
   if (( verify && round == 1 )); then
     for s in "${order[@]}"; do
       d=${pushed[$s]}; [[ -n $d ]] || continue
@@ -202,6 +237,27 @@ for round in $(seq 1 "$rounds"); do
   fi
 done
 
-# --- whole-run resource use, report -------------------------------------------------------------
+# --- whole-run resource use, curve rows, report ---------------------------------------------------
 record_resource_use
+
+median_of() { # subject figure: the median of its rows in $results, empty when there are none
+  awk -F'\t' -v s="$1" -v f="$2" '$1 == s && $2 == f { print $4 }' "$results" | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR > 0) printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# Curve rows for the plotter (bench/README.md): MB/s against the blob's size, one point per series at this run's size.
+curve_rows() { # id title figure ceiling_figure
+  printf 'curve\t%s\t%s\tblob size (MiB)\tMB/s\tlinear\tlinear\n' "$1" "$2" >>"$results"
+  local series subject figure v
+  for series in Berth Distribution "S3 SDK"; do
+    case $series in
+      Berth) subject=berth figure=$3 ;;
+      Distribution) subject=distribution figure=$3 ;;
+      *) subject=ceiling figure=$4 ;;
+    esac
+    v=$(median_of "$subject" "$figure")
+    if [[ -n $v ]]; then printf 'point\t%s\t%s\t%s\t%s\n' "$1" "$series" "$blob_mib" "$v" >>"$results"; fi
+  done
+}
+curve_rows s3-push "push over S3 (monolithic; S3 SDK: multipart, same part size, one part at a time)" push_mono_mbps s3_put_mbps
+curve_rows s3-pull "pull over S3 (redirects off; S3 SDK: one streamed GET)" pull_whole_mbps s3_get_mbps
 write_report

@@ -21,6 +21,8 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
                         [--hold-seconds 30] [--settle-seconds 3]
           s3-delete-prefix --endpoint U --bucket B --prefix P [--region us-east-1] [--timeout 300]
                         (keys from S3_ACCESS_KEY / S3_SECRET_KEY)
+          s3-put        --endpoint U --bucket B --key K --file F [--part-bytes 10485760] [--concurrency 1] [--region us-east-1]
+          s3-get        --endpoint U --bucket B --key K [--region us-east-1]   (the store's ceiling: the AWS SDK, no registry)
           azure-put     --service-url U --container C --blob B --file F [--salt S] [--block-mib 8] [--concurrency 1]
           azure-get     --service-url U --container C --blob B
           azure-delete  --service-url U --container C (--prefix P | --container-too true)
@@ -51,6 +53,8 @@ try
         "report" => ReportCommand.Run(options),
         "slow-uploads" => await SlowUploads.RunAsync(options),
         "s3-delete-prefix" => await S3Commands.DeletePrefixAsync(options),
+        "s3-put" => await S3Ceiling.PutAsync(options),
+        "s3-get" => await S3Ceiling.GetAsync(options),
         "azure-put" => await AzureCommands.PutAsync(options),
         "azure-get" => await AzureCommands.GetAsync(options),
         "azure-delete" => await AzureCommands.DeleteAsync(options),

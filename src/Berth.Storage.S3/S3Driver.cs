@@ -50,6 +50,7 @@ public sealed partial class S3Driver : IStorageDriver, IDisposable
         _rootKey = (options.RootDirectory ?? string.Empty).TrimEnd('/').TrimStart('/');
         _rootPrefix = _rootKey.Length == 0 ? string.Empty : _rootKey + "/";
         ChunkSize = (int)Math.Min(options.ChunkSize, S3DriverOptions.MaximumBufferSize);
+        PartBuffers = new PartBufferPool(ChunkSize);
         StorageClass = options.StorageClass.Equals(S3DriverOptions.NoStorageClass, StringComparison.OrdinalIgnoreCase)
             ? null
             : S3StorageClass.FindValue(options.StorageClass.ToUpperInvariant());
@@ -73,6 +74,9 @@ public sealed partial class S3Driver : IStorageDriver, IDisposable
 
     /// <summary>The part size writers upload, <c>chunksize</c> capped at <see cref="S3DriverOptions.MaximumBufferSize"/>.</summary>
     internal int ChunkSize { get; }
+
+    /// <summary>The writers' part buffers, <see cref="ChunkSize"/> bytes each, few kept idle.</summary>
+    internal PartBufferPool PartBuffers { get; }
 
     private S3StorageClass? StorageClass { get; }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using Amazon.S3;
 using Amazon.S3.Model;
@@ -8,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace Berth.Storage.S3;
 
 /// <summary>
-/// Streams writes into one S3 object. Bytes collect in a pooled buffer of <c>chunksize</c>; each full
+/// Streams writes into one S3 object. Bytes collect in a buffer of <c>chunksize</c> from the driver's bounded pool; each full
 /// buffer is uploaded as a part of a multipart upload started on the first one. Commit (or disposal)
 /// uploads the rest and completes the upload, or sends a single PUT when no part was needed. Memory
 /// is one buffer per writer whatever the object's size.
@@ -94,7 +93,7 @@ internal sealed partial class S3Writer : StorageWriter
 
             while (!buffer.IsEmpty)
             {
-                _buffer ??= ArrayPool<byte>.Shared.Rent(_driver.ChunkSize);
+                _buffer ??= _driver.PartBuffers.Rent();
                 var count = Math.Min(buffer.Length, _driver.ChunkSize - _buffered);
                 buffer.Span[..count].CopyTo(_buffer.AsSpan(_buffered));
                 _buffered += count;
@@ -213,7 +212,7 @@ internal sealed partial class S3Writer : StorageWriter
             }
             else
             {
-                _buffer ??= ArrayPool<byte>.Shared.Rent(_driver.ChunkSize);
+                _buffer ??= _driver.PartBuffers.Rent();
                 try
                 {
                     using var response = await _driver.Client.GetObjectAsync(new GetObjectRequest
@@ -316,7 +315,7 @@ internal sealed partial class S3Writer : StorageWriter
         if (_buffer is { } buffer)
         {
             _buffer = null;
-            ArrayPool<byte>.Shared.Return(buffer);
+            _driver.PartBuffers.Return(buffer);
         }
     }
 
