@@ -22,6 +22,10 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           azure-get     --service-url U --container C --blob B
           azure-delete  --service-url U --container C (--prefix P | --container-too true)
                         (account devstoreaccount1 unless --account; key from AZURE_STORAGE_KEY, else Azurite's)
+          fill-layout   (--dir D | --s3-endpoint U --bucket B --prefix P) [--repos-from 0 --repos-to N] [--repo-prefix cat/r]
+                        [--tags-from 0 --tags-to N] [--tag-repo bench/tags] [--blobs true] [--concurrency 8] [--timeout 3000]
+          list-curve    --url U [--repeat 5] [--max-seconds 60] [--walk-timeout 300] [--expect-items N]
+          curve-report  --results FILE.tsv --out FILE.md
         """);
     return 2;
 }
@@ -44,6 +48,9 @@ try
         "azure-put" => await AzureCommands.PutAsync(options),
         "azure-get" => await AzureCommands.GetAsync(options),
         "azure-delete" => await AzureCommands.DeleteAsync(options),
+        "fill-layout" => await LayoutFill.RunAsync(options),
+        "list-curve" => await CurveCommands.ListCurveAsync(options),
+        "curve-report" => CurveCommands.CurveReport(options),
         _ => throw new ArgumentException($"unknown verb '{args[0]}'"),
     };
 }
