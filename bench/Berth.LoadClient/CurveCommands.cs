@@ -80,7 +80,7 @@ internal static class CurveCommands
 
     /// <summary>
     /// Reads curves.sh's raw rows (<c>meta K V</c>, <c>walk STORE LISTING SERVER X FIRST_MS MEDIAN_MS WALKS PAGES ITEMS</c>,
-    /// <c>timeout STORE LISTING SERVER X SECONDS</c>, <c>note TEXT</c>) and writes the curve TSV (meta, curve, point and
+    /// <c>timeout STORE LISTING SERVER X SECONDS</c>, <c>note SUBJECT TEXT</c>) and writes the curve TSV (meta, curve, point and
     /// growth rows, the raw rows kept after them) and the markdown report.
     /// </summary>
     public static int CurveReport(CommandOptions options)
@@ -89,7 +89,7 @@ internal static class CurveCommands
         var outMarkdown = options.Get("out");
         var outTsv = Path.ChangeExtension(outMarkdown, ".tsv");
         var meta = rows.Where(r => r is ["meta", _, _]).Select(r => (Key: r[1], Value: r[2])).ToList();
-        var notes = rows.Where(r => r is ["note", _]).Select(r => r[1]).ToList();
+        var notes = rows.Where(r => r is ["note", _, _]).Select(r => $"{r[1]}: {r[2]}").ToList();
         var walks = rows.Where(r => r is ["walk", _, _, _, _, _, _, _, _, _]).Select(r => new Walk(r[1], r[2], r[3], Num(r[4]), Num(r[5]), Num(r[6]), r[8])).ToList();
         var timeouts = rows.Where(r => r is ["timeout", _, _, _, _, _]).Select(r => (Store: r[1], Listing: r[2], Server: r[3], X: Num(r[4]), Seconds: r[5])).ToList();
 
@@ -180,6 +180,26 @@ internal static class CurveCommands
             }
         }
 
+        var fills = rows.Where(r => r is ["fill", _, _, _, _]).ToList();
+        if (fills.Count > 0)
+        {
+            md.Append("\n## Filling (writing the layout directly, not timed against anything)\n\n| store | up to | files or objects written | seconds |\n|---|---:|---:|---:|\n");
+            foreach (var r in fills)
+            {
+                md.Append(CultureInfo.InvariantCulture, $"| {r[1]} | {Num(r[2]):N0} | {Num(r[3]):N0} | {r[4]} |\n");
+            }
+        }
+
+        var resources = rows.Where(r => r is ["resources", _, _, _, _, _]).ToList();
+        if (resources.Count > 0)
+        {
+            md.Append("\n## Server CPU and peak memory per point (all walks of that point)\n\n| store | size | server | CPU s | peak RSS MiB |\n|---|---:|---|---:|---:|\n");
+            foreach (var r in resources)
+            {
+                md.Append(CultureInfo.InvariantCulture, $"| {r[1]} | {Num(r[3]):N0} | {r[2]} | {r[4]} | {r[5]} |\n");
+            }
+        }
+
         if (notes.Count > 0)
         {
             md.Append("\n## Notes\n\n");
@@ -190,7 +210,7 @@ internal static class CurveCommands
         }
 
         // The raw rows after the curves: the plotter ignores them, a reader can still check pages and items.
-        foreach (var r in rows.Where(r => r.Length > 0 && r[0] is "walk" or "timeout" or "note"))
+        foreach (var r in rows.Where(r => r.Length > 0 && r[0] is "walk" or "timeout" or "note" or "fill" or "resources"))
         {
             tsv.Append(string.Join('\t', r)).Append('\n');
         }
