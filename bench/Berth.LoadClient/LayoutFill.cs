@@ -133,13 +133,11 @@ internal abstract class LayoutSink : IAsyncDisposable
 
     private sealed class DirectorySink(string root) : LayoutSink
     {
-        // Synchronous on purpose: files of 71 bytes, where the asynchronous path's extra thread hops cost more than the write.
-        public override Task WriteAsync(string relativePath, byte[] content, CancellationToken cancellationToken)
+        public override async Task WriteAsync(string relativePath, byte[] content, CancellationToken cancellationToken)
         {
             var path = Path.Combine(root, relativePath);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.WriteAllBytes(path, content);
-            return Task.CompletedTask;
+            await File.WriteAllBytesAsync(path, content, cancellationToken);
         }
     }
 
