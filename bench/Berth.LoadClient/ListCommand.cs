@@ -47,7 +47,8 @@ internal static class ListCommand
         return 0;
     }
 
-    private static async Task<(int Pages, long Items)> WalkAsync(HttpClient client, Uri first)
+    /// <summary>One walk: the first page, then every next link; pages and listed items.</summary>
+    internal static async Task<(int Pages, long Items)> WalkAsync(HttpClient client, Uri first, CancellationToken cancellationToken = default)
     {
         var pages = 0;
         var items = 0L;
@@ -58,13 +59,13 @@ internal static class ListCommand
                 throw new BenchmarkException($"{first}: more than {MaxPages} pages");
             }
 
-            using var response = await client.GetAsync(next);
+            using var response = await client.GetAsync(next, cancellationToken);
             if (response.StatusCode != HttpStatusCode.OK)
             {
                 await PushCommands.ExpectAsync(response, HttpStatusCode.OK, $"GET {next}");
             }
 
-            items += CountListedItems(await response.Content.ReadAsByteArrayAsync());
+            items += CountListedItems(await response.Content.ReadAsByteArrayAsync(cancellationToken));
 
             next = NextLink(first, response);
         }

@@ -33,6 +33,10 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
                         [--concurrency 32] [--pull-list FILE] [--pull-images 200] [--timeout 3000]
           gc-count      (--root DIR | --endpoint U --bucket B --prefix P) --blobs N [--images-per-repo 100]
           gc-pull       --registry U --list FILE --stop-file F [--rate 50] [--concurrency 2] [--max-seconds 3600]
+          fill-layout   (--dir D | --s3-endpoint U --bucket B --prefix P) [--repos-from 0 --repos-to N] [--repo-prefix cat/r]
+                        [--tags-from 0 --tags-to N] [--tag-repo bench/tags] [--blobs true] [--concurrency 8] [--timeout 3000]
+          list-curve    --url U [--repeat 5] [--max-seconds 60] [--walk-timeout 300] [--expect-items N]
+          curve-report  --results FILE.tsv --out FILE.md
         """);
     return 2;
 }
@@ -62,6 +66,9 @@ try
         "gc-fill" => await GcCommands.FillAsync(options),
         "gc-count" => await GcCommands.CountAsync(options),
         "gc-pull" => await GcCommands.PullAsync(options),
+        "fill-layout" => await LayoutFill.RunAsync(options),
+        "list-curve" => await CurveCommands.ListCurveAsync(options),
+        "curve-report" => CurveCommands.CurveReport(options),
         _ => throw new ArgumentException($"unknown verb '{args[0]}'"),
     };
 }
