@@ -17,8 +17,9 @@ namespace Berth.Storage;
 /// directory of the tree). A new repository does not change either by itself (it only moves its own parent's time), so
 /// every Berth process that writes into a repository it has not seen listed bumps the version after the write
 /// (<see cref="NoteWrittenAsync"/>), and every process sharing the storage walks again. Writers that are not Berth
-/// (registry:2 on the same volume or bucket) do not bump it; for them the tree is walked again at least every
-/// <see cref="FullWalkInterval"/> on the filesystem and <see cref="RemoteFullWalkInterval"/> elsewhere. Below the
+/// (registry:2 on the same volume or bucket) do not bump it; for them the tree is walked again in the background (the
+/// snapshot answering meanwhile) once it is older than <see cref="FullWalkInterval"/> on the filesystem and
+/// <see cref="RemoteFullWalkInterval"/> elsewhere, or ten times the last walk's duration when that is longer. Below the
 /// snapshot, a filesystem walk caches every directory's listing, validated by its modification time, so a walk costs
 /// one stat per directory instead of one listing.</para>
 /// </remarks>
@@ -44,6 +45,7 @@ public sealed class CatalogStore(IStorageDriver driver)
     private readonly string? _localRoot = LocalRepositoriesRoot(driver);
     private readonly ConcurrentDictionary<string, byte> _announced = new(StringComparer.Ordinal);
     private volatile CatalogSnapshot? _snapshot;
+    private int _refreshing;
 
     /// <summary>Up to <paramref name="limit"/> repository names after <paramref name="last"/>, in lexical order.</summary>
     public async Task<(IReadOnlyList<string> Names, bool More)> ListAsync(int limit, string? last, CancellationToken cancellationToken)
@@ -104,21 +106,69 @@ public sealed class CatalogStore(IStorageDriver driver)
             return [];
         }
 
-        var interval = _localRoot is null ? RemoteFullWalkInterval : FullWalkInterval;
-        if (_snapshot is { } snapshot && snapshot.Version == version.Value.Stamp
-            && System.Diagnostics.Stopwatch.GetElapsedTime(snapshot.WalkedAt) < interval)
+        if (_snapshot is { } snapshot && snapshot.Version == version.Value.Stamp)
         {
+            // Unchanged by any Berth: only a writer that is not Berth can have added a repository since the walk. Past
+            // the interval the snapshot is still the answer while one walk refreshes it in the background, so no request
+            // waits for a walk a large tree makes long (about 5 s at 100,000 repositories on the filesystem).
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(snapshot.WalkedAt) >= RefreshInterval(snapshot))
+            {
+                RefreshInBackground(version.Value);
+            }
+
             return snapshot.Names;
         }
 
+        return await WalkAsync(version.Value, cancellationToken);
+    }
+
+    /// <summary>
+    /// How old a snapshot may grow before a background walk refreshes it: the driver's interval, or ten times the last
+    /// walk's duration when that is longer, so refreshing a large tree takes at most a tenth of one core.
+    /// </summary>
+    private TimeSpan RefreshInterval(CatalogSnapshot snapshot)
+    {
+        var interval = _localRoot is null ? RemoteFullWalkInterval : FullWalkInterval;
+        return snapshot.WalkDuration * 10 > interval ? snapshot.WalkDuration * 10 : interval;
+    }
+
+    private void RefreshInBackground((string Stamp, bool Settled) version)
+    {
+        if (Interlocked.CompareExchange(ref _refreshing, 1, 0) != 0)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                // On no request's token: the walk serves whoever asks next.
+                await WalkAsync(version, CancellationToken.None);
+            }
+            catch (Exception)
+            {
+                // Whatever failed the walk (a store that stopped answering), the snapshot stays the answer and the
+                // next request past the interval tries again; a request that needs a walk reports the failure itself.
+            }
+            finally
+            {
+                Volatile.Write(ref _refreshing, 0);
+            }
+        });
+    }
+
+    private async Task<string[]> WalkAsync((string Stamp, bool Settled) version, CancellationToken cancellationToken)
+    {
         var walkedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         var names = new List<string>();
         await CollectAsync(StoragePaths.RepositoriesRoot, names, cancellationToken);
         var sorted = names.ToArray();
         Array.Sort(sorted, RepositoryPathComparer.Instance);
-        if (version.Value.Settled)
+        if (version.Settled)
         {
-            _snapshot = new CatalogSnapshot(version.Value.Stamp, walkedAt, sorted);
+            // The snapshot's age counts from the walk's start: a change during the walk may be missing from it.
+            _snapshot = new CatalogSnapshot(version.Stamp, walkedAt, System.Diagnostics.Stopwatch.GetElapsedTime(walkedAt), sorted);
         }
 
         return sorted;
@@ -173,7 +223,7 @@ public sealed class CatalogStore(IStorageDriver driver)
     }
 
     /// <summary>A full walk's sorted names, with the repository-set version it was taken under.</summary>
-    private sealed record CatalogSnapshot(string Version, long WalkedAt, string[] Names);
+    private sealed record CatalogSnapshot(string Version, long WalkedAt, TimeSpan WalkDuration, string[] Names);
 
     /// <summary>What the catalog needs of one directory: whether it is a repository, and where to descend.</summary>
     private sealed record CatalogDirectory(bool IsRepository, string[] Subdirectories)
