@@ -44,21 +44,39 @@ internal static class Charts
 
         plot.Axes.Bottom.Label.Text = curve.XLabel + (curve.LogX ? " (log scale)" : "");
         plot.Axes.Left.Label.Text = curve.YLabel + (curve.LogY ? " (log scale)" : "");
-        if (curve.LogX)
+        var allPoints = curve.Series.Values.SelectMany(p => p).Where(p => (!curve.LogX || p.X > 0) && (!curve.LogY || p.Y > 0)).ToList();
+        if (allPoints.Count == 0)
         {
-            plot.Axes.Bottom.TickGenerator = LogTicks();
+            plot.SavePng(file, Width, Height);
+            return;
+        }
+
+        var distinctX = allPoints.Select(p => p.X).Distinct().Order().ToArray();
+        if (distinctX.Length == 1)
+        {
+            // One measured size (a bench run at one blob size): a single labelled tick, the points side by side above it.
+            var x = curve.LogX ? Math.Log10(distinctX[0]) : distinctX[0];
+            var margin = curve.LogX ? 0.5 : Math.Max(1, Math.Abs(distinctX[0]) * 0.5);
+            plot.Axes.Bottom.TickGenerator = new NumericManual([new Tick(x, Readable(distinctX[0]), isMajor: true)]);
+            plot.Axes.SetLimitsX(x - margin, x + margin);
+        }
+        else if (curve.LogX)
+        {
+            plot.Axes.Bottom.TickGenerator = LogTicks(distinctX[0], distinctX[^1]);
         }
 
         if (curve.LogY)
         {
-            plot.Axes.Left.TickGenerator = LogTicks();
+            plot.Axes.Left.TickGenerator = LogTicks(allPoints.Min(p => p.Y), allPoints.Max(p => p.Y));
+            var low = Math.Log10(allPoints.Min(p => p.Y));
+            var high = Math.Log10(allPoints.Max(p => p.Y));
+            var pad = Math.Max(0.1, (high - low) * 0.08);
+            plot.Axes.SetLimitsY(low - pad, high + pad);
         }
         else
         {
             // A linear value axis starts at zero: a ratio read off the picture must be the ratio of the figures.
-            plot.Axes.AutoScale();
-            var limits = plot.Axes.GetLimits();
-            plot.Axes.SetLimitsY(0, limits.Top * 1.08);
+            plot.Axes.SetLimitsY(0, allPoints.Max(p => p.Y) * 1.1);
         }
 
         plot.Legend.Alignment = Alignment.UpperLeft;
@@ -101,7 +119,7 @@ internal static class Charts
 
         plot.Axes.Left.TickGenerator = new NumericManual([.. ticks]);
         plot.Axes.Left.MajorTickStyle.Length = 0;
-        plot.Axes.Bottom.TickGenerator = LogTicks(suffix: "×");
+        plot.Axes.Bottom.TickGenerator = LogTicks(Math.Pow(10, lowest), Math.Pow(10, highest), suffix: "×");
         plot.Axes.Bottom.Label.Text = "times better than Distribution (log scale; left of 1× is worse)";
         plot.Add.VerticalLine(0, 1, Colors.Black);
         // Room on each side for the factor written beside the bar.
@@ -117,19 +135,33 @@ internal static class Charts
         return plot;
     }
 
-    /// <summary>Ticks for an axis whose values are stored as log10: labels at powers of ten (and 2×, 5× between).</summary>
-    private static NumericAutomatic LogTicks(string suffix = "") => new()
+    /// <summary>
+    /// Ticks for an axis whose values are stored as log10, covering <paramref name="low"/> to <paramref name="high"/>:
+    /// labels at 1, 2 and 5 times each power of ten (every whole multiple when the range is under a decade, so even a
+    /// narrow range has a few labels), minor ticks at the other multiples.
+    /// </summary>
+    private static NumericManual LogTicks(double low, double high, string suffix = "")
     {
-        MinorTickGenerator = new LogMinorTickGenerator(),
-        IntegerTicksOnly = true,
-        LabelFormatter = exponent => Readable(Math.Pow(10, exponent)) + suffix,
-    };
+        var ticks = new List<Tick>();
+        var narrow = high / low < 10;
+        for (var exponent = (int)Math.Floor(Math.Log10(low)) - 1; exponent <= (int)Math.Ceiling(Math.Log10(high)) + 1; exponent++)
+        {
+            for (var multiple = 1; multiple <= 9; multiple++)
+            {
+                var value = multiple * Math.Pow(10, exponent);
+                var labelled = narrow || multiple is 1 or 2 or 5;
+                ticks.Add(labelled ? new Tick(Math.Log10(value), Readable(value) + suffix, isMajor: true) : new Tick(Math.Log10(value), "", isMajor: false));
+            }
+        }
+
+        return new NumericManual([.. ticks]);
+    }
 
     private static string Readable(double value) => value switch
     {
         >= 1e6 => (value / 1e6).ToString("0.#", CultureInfo.InvariantCulture) + "M",
         >= 1e3 => (value / 1e3).ToString("0.#", CultureInfo.InvariantCulture) + "k",
-        >= 1 => value.ToString("0.#", CultureInfo.InvariantCulture),
+        >= 1 => value.ToString("0.##", CultureInfo.InvariantCulture),
         _ => value.ToString("0.###", CultureInfo.InvariantCulture),
     };
 
