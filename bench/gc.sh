@@ -223,4 +223,5 @@ mkdir -p "$(dirname "$out")"
 tsv=${out%.md}.tsv
 awk -F'\t' -v fs_sizes="$fs_sizes" -v s3_sizes="$s3_sizes" -v tsv="$tsv" -v md="$out" -f bench/gc-report.awk "$results"
 log "report written to $out (curves in $tsv)"
+plot_results "$tsv"
 cat "$out"
