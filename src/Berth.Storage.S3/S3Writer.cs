@@ -8,9 +8,10 @@ namespace Berth.Storage.S3;
 
 /// <summary>
 /// Streams writes into one S3 object. Bytes collect in a buffer of <c>chunksize</c> from the driver's bounded pool; each full
-/// buffer is uploaded as a part of a multipart upload started on the first one. Commit (or disposal)
-/// uploads the rest and completes the upload, or sends a single PUT when no part was needed. Memory
-/// is one buffer per writer whatever the object's size.
+/// buffer is uploaded as a part of a multipart upload started on the first one, while the next part is received into a
+/// second buffer (at most one part in flight, so receiving from the client and sending to the store overlap). Commit
+/// (or disposal) waits for that part, uploads the rest and completes the upload, or sends a single PUT when no part was
+/// needed. Memory is at most two buffers per writer whatever the object's size.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -49,6 +50,11 @@ internal sealed partial class S3Writer : StorageWriter
     private readonly S3Driver.ObjectHead? _base;
     private byte[]? _buffer;
     private int _buffered;
+
+    // The previous full part's upload, still running while the next part is received, and the buffer it reads; the
+    // buffer goes back to the pool only once the upload has finished with it.
+    private Task<PartETag>? _partInFlight;
+    private byte[]? _inFlightBuffer;
     private string? _uploadId;
     private long _size;
     private State _state;
@@ -101,7 +107,7 @@ internal sealed partial class S3Writer : StorageWriter
                 buffer = buffer[count..];
                 if (_buffered == _driver.ChunkSize)
                 {
-                    await UploadBufferAsync(cancellationToken);
+                    await SendFullBufferAsync(cancellationToken);
                 }
             }
         }
@@ -135,8 +141,8 @@ internal sealed partial class S3Writer : StorageWriter
     {
         EnsureOpen();
         _state = State.Cancelled;
-        ReleaseBuffer();
         await AbortAsync();
+        ReleaseBuffer();
         if (!_discardUnlessCommitted)
         {
             await _driver.DeleteObjectAsync(_key, cancellationToken);
@@ -147,6 +153,7 @@ internal sealed partial class S3Writer : StorageWriter
     {
         if (_state != State.Open)
         {
+            await AbortAsync();
             ReleaseBuffer();
             return;
         }
@@ -154,8 +161,8 @@ internal sealed partial class S3Writer : StorageWriter
         _state = State.Closed;
         if (_discardUnlessCommitted)
         {
-            ReleaseBuffer();
             await AbortAsync();
+            ReleaseBuffer();
             return;
         }
 
@@ -235,7 +242,32 @@ internal sealed partial class S3Writer : StorageWriter
         _started = true;
     }
 
+    /// <summary>
+    /// Starts uploading the full buffer as the next part and gives the writer a fresh buffer, after the part before it
+    /// (if still running) has finished: one part in flight while the next is received.
+    /// </summary>
+    private async Task SendFullBufferAsync(CancellationToken cancellationToken)
+    {
+        await FinishPartInFlightAsync();
+        var (partNumber, uploadId) = await NextPartAsync(cancellationToken);
+        _inFlightBuffer = _buffer;
+
+        // On no request's token: a client that goes away while this part is still on its way must not lose it, since
+        // disposal keeps what was sent (the SDK's own timeout bounds a store that stops answering).
+        _partInFlight = UploadPartAsync(uploadId, partNumber, _buffer.AsMemory(0, _buffered), CancellationToken.None);
+        _buffer = null;
+        _buffered = 0;
+    }
+
+    /// <summary>Uploads what the buffer holds as the next part and waits for it (the last part, at persist).</summary>
     private async Task UploadBufferAsync(CancellationToken cancellationToken)
+    {
+        var (partNumber, uploadId) = await NextPartAsync(cancellationToken);
+        _parts.Add(await UploadPartAsync(uploadId, partNumber, _buffer.AsMemory(0, _buffered), cancellationToken));
+        _buffered = 0;
+    }
+
+    private async Task<(int PartNumber, string UploadId)> NextPartAsync(CancellationToken cancellationToken)
     {
         if (_parts.Count >= S3Driver.MaximumParts)
         {
@@ -243,21 +275,48 @@ internal sealed partial class S3Writer : StorageWriter
         }
 
         _uploadId ??= await _driver.CreateMultipartUploadAsync(_key, cancellationToken);
+        return (_parts.Count + 1, _uploadId);
+    }
+
+    private async Task<PartETag> UploadPartAsync(string uploadId, int partNumber, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
         try
         {
-            _parts.Add(await _driver.UploadPartAsync(_key, _uploadId, _parts.Count + 1, _buffer.AsMemory(0, _buffered), cancellationToken));
+            return await _driver.UploadPartAsync(_key, uploadId, partNumber, content, cancellationToken);
         }
         catch (AmazonS3Exception ex) when (S3Driver.IsMissingUpload(ex))
         {
             throw new IOException($"{_driver.Name}: the multipart upload of {_path} was aborted by someone else", ex);
         }
+    }
 
-        _buffered = 0;
+    /// <summary>Waits for the part in flight, records it, and returns its buffer to the pool (also when it failed).</summary>
+    private async Task FinishPartInFlightAsync()
+    {
+        if (_partInFlight is not { } upload)
+        {
+            return;
+        }
+
+        try
+        {
+            _parts.Add(await upload);
+        }
+        finally
+        {
+            _partInFlight = null;
+            if (_inFlightBuffer is { } buffer)
+            {
+                _inFlightBuffer = null;
+                _driver.PartBuffers.Return(buffer);
+            }
+        }
     }
 
     /// <summary>Makes everything written the object's content.</summary>
     private async Task PersistAsync(CancellationToken cancellationToken)
     {
+        await FinishPartInFlightAsync();
         if (!_started)
         {
             // Nothing written: an append leaves the object as it is; a fresh write stores an empty object.
@@ -295,6 +354,15 @@ internal sealed partial class S3Writer : StorageWriter
 
     private async Task AbortAsync()
     {
+        try
+        {
+            await FinishPartInFlightAsync();
+        }
+        catch (Exception)
+        {
+            // Its buffer may go back to the pool only once the SDK is done reading it; its failure is not this path's news.
+        }
+
         if (_uploadId is { } uploadId)
         {
             _uploadId = null;
