@@ -42,8 +42,8 @@ require_whole_numbers rounds blob_mib chunk_mib range_mib duration warmup connec
   { echo "bench: need rounds, blob, chunk, range (<= blob) and duration >= 1" >&2; exit 2; }
 require_tools "apt-get install wrk nginx-light docker-registry curl openssl" curl wrk nginx openssl docker-registry dotnet git
 
-berth_port=$port_base dist_port=$((port_base + 1)) nginx_port=$((port_base + 2)) sink_port=$((port_base + 3))
-require_free_ports "$berth_port" "$dist_port" "$nginx_port" "$sink_port"
+berth_port=$port_base dist_port=$((port_base + 1)) nginx_port=$((port_base + 2)) sink_port=$((port_base + 3)) kestrel_port=$((port_base + 4))
+require_free_ports "$berth_port" "$dist_port" "$nginx_port" "$sink_port" "$kestrel_port"
 
 start_run bench "$tmp_root/berth-bench"
 chmod 755 "$work"   # nginx workers run as nobody and must reach www/
@@ -119,12 +119,17 @@ nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx/stdout.log" 2>&
 pids+=("$!")
 dotnet "$work/load/berth-load.dll" sink --listen "127.0.0.1:$sink_port" --dir "$work/sink" --max-seconds 3600 >"$work/sink.log" 2>&1 &
 pids+=("$!")
+# The framework's ceiling for a small GET, with Berth's runtime settings rather than the load client's.
+DOTNET_gcServer=1 DOTNET_gcConcurrent=1 DOTNET_TieredCompilation=1 \
+  dotnet "$work/load/berth-load.dll" static-file --listen "127.0.0.1:$kestrel_port" --file "$work/www/small" --max-seconds 3600 >"$work/kestrel.log" 2>&1 &
+pids+=("$!")
 
 declare -A root=([berth]="$work/berth-data" [distribution]="$work/distribution-data")
 nginx_url="http://127.0.0.1:$nginx_port"
 sink_url="http://127.0.0.1:$sink_port"
-for u in "${url[berth]}/v2/" "${url[distribution]}/v2/" "$nginx_url/small" "$sink_url/"; do wait_ready "$u"; done
-log "servers up: berth :$berth_port (pid $berth_pid), distribution :$dist_port (pid $dist_pid), nginx :$nginx_port, sink :$sink_port"
+kestrel_url="http://127.0.0.1:$kestrel_port"
+for u in "${url[berth]}/v2/" "${url[distribution]}/v2/" "$nginx_url/small" "$sink_url/" "$kestrel_url/small"; do wait_ready "$u"; done
+log "servers up: berth :$berth_port (pid $berth_pid), distribution :$dist_port (pid $dist_pid), nginx :$nginx_port, sink :$sink_port, bare kestrel :$kestrel_port"
 
 # --- metadata ------------------------------------------------------------------------------
 meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -246,9 +251,10 @@ for round in $(seq 1 "$rounds"); do
   fi
   for s in "${order[@]}"; do drop_blob "$s" "${pushed[$s-mono]}"; drop_blob "$s" "${pushed[$s-chunked]}"; done
 
-  log "  manifest GET / small blob GET (wrk), nginx GET ceiling"
+  log "  manifest GET / small blob GET (wrk), nginx and bare Kestrel GET ceilings"
   for s in "${order[@]}"; do wrk_run "$s" "$round" manifest_get "${url[$s]}/v2/bench/tags/manifests/latest" "$oci_accept"; done
   wrk_run ceiling "$round" nginx_get "$nginx_url/small"
+  wrk_run ceiling "$round" kestrel_get "$kestrel_url/small"
   for s in "${order[@]}"; do wrk_run "$s" "$round" blob_get "${url[$s]}/v2/bench/tags/blobs/${layer[$s]}"; done
 
   log "  manifest HEAD / blob HEAD (C# client), nginx HEAD and GET with the same client"

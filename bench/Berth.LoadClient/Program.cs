@@ -15,8 +15,8 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           populate-repos --registry U --prefix P --from R --count 1000 [--concurrency 16] [--timeout 600]
           list          --url U [--repeat 10] [--max-seconds 60] [--expect-items N]
           sink          --listen 127.0.0.1:PORT --dir D [--buffer-kib 128] [--max-seconds 3600]   (PUT /full, /serial, /hash, /discard)
+          static-file   --listen 127.0.0.1:PORT --file F [--max-seconds 3600]   (bare Kestrel: the framework's GET ceiling)
           report        --results FILE.tsv [--out FILE.md] [--tsv-out FILE.tsv]   (tsv-out: the rows plus the table's medians)
-          report        --results FILE.tsv [--out FILE.md]
           slow-uploads  --registry U [--repo bench/slow] [--count 1000] [--pid SERVER_PID] [--tick-bytes 8] [--tick-ms 1000]
                         [--hold-seconds 30] [--settle-seconds 3]
           s3-delete-prefix --endpoint U --bucket B --prefix P [--region us-east-1] [--timeout 300]
@@ -54,6 +54,7 @@ try
         "populate-repos" => await ImageCommands.PopulateReposAsync(options),
         "list" => await ListCommand.RunAsync(options),
         "sink" => SinkCommand.Run(options),
+        "static-file" => await StaticFileCommand.RunAsync(options),
         "report" => ReportCommand.Run(options),
         "slow-uploads" => await SlowUploads.RunAsync(options),
         "s3-delete-prefix" => await S3Commands.DeletePrefixAsync(options),

@@ -129,6 +129,8 @@ internal static class ReportCommand
             ("nginx_range_mbps", $"nginx sendfile GET of a {MiB(M("range_mib"))} range (curl)", "MB/s"),
             ("nginx_get_rps", $"nginx 1 KiB GET, wrk {M("threads")}t/{M("connections")}c", "req/s"),
             ("nginx_get_p99", "  p99", "ms"),
+            ("kestrel_get_rps", $"bare Kestrel app, the same 1 KiB file per GET, wrk {M("threads")}t/{M("connections")}c (the framework's ceiling)", "req/s"),
+            ("kestrel_get_p99", "  p99", "ms"),
             ("nginx_get_cs_rps", $"nginx 1 KiB GET, C# client {M("connections")}c", "req/s"),
             ("nginx_get_cs_p99", "  p99", "ms"),
             ("nginx_head_rps", $"nginx 1 KiB HEAD, C# client {M("connections")}c (HEAD ceiling)", "req/s"),
@@ -155,6 +157,14 @@ internal static class ReportCommand
             md.AppendLine();
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"The C# client drove nginx at {cs / wrk * 100:F0} % of wrk's GET rate on the same box: HEAD figures below that rate are the server's, not the client's.");
+        }
+
+        if (Median("ceiling", "kestrel_get_rps") is { } kestrel && kestrel > 0 && Median("ceiling", "nginx_get_rps") is { } nginxGet && nginxGet > 0
+            && Median("berth", "manifest_get_rps") is { } manifestGet)
+        {
+            md.AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"A bare Kestrel app serving the same 1 KiB file reached {kestrel / nginxGet * 100:F0} % of nginx's rate; Berth's manifest GET is {manifestGet / kestrel * 100:F0} % of that framework ceiling.");
         }
 
         foreach (var (figure, what) in new[] { ("tags_paged", "tag list"), ("catalog", "catalog") })

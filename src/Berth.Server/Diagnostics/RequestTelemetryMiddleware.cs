@@ -59,13 +59,29 @@ public sealed partial class RequestTelemetryMiddleware(RequestDelegate next, ILo
 
             if (options.AccessLog)
             {
-                // ASP.NET Core starts an activity for every request (its own logging asks for one), continuing the
-                // client's W3C traceparent when there is one, so the trace id is there whether spans are exported or not.
                 LogRequest(logger, request.Method, request.PathBase + request.Path, response.StatusCode, response.ContentLength ?? 0,
                     elapsed.TotalMilliseconds, context.Connection.RemoteIpAddress?.ToString() ?? "-", context.TraceIdentifier,
-                    Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.TraceId.ToHexString() : "-");
+                    TraceIdOf(request));
             }
         }
+    }
+
+    /// <summary>
+    /// The request's W3C trace id: its span's when requests are traced; otherwise the caller's <c>traceparent</c>, so
+    /// the line still ties to the caller's trace; otherwise a fresh one. Without tracing no activity is started for a
+    /// request (see <see cref="RegistryHost"/>'s logging filters), so the header is read here.
+    /// </summary>
+    internal static string TraceIdOf(HttpRequest request)
+    {
+        if (Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity)
+        {
+            return activity.TraceId.ToHexString();
+        }
+
+        return request.Headers.TryGetValue("traceparent", out var traceparent)
+            && ActivityContext.TryParse(traceparent.ToString(), traceState: null, out var parent)
+            ? parent.TraceId.ToHexString()
+            : ActivityTraceId.CreateRandom().ToHexString();
     }
 
     [LoggerMessage(EventId = 3100, Level = LogLevel.Information,

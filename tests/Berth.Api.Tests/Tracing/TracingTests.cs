@@ -255,6 +255,24 @@ public sealed class TracingTests
         Assert.Contains(server.Logs.Entries, e => e.EventId.Id == 3006 && (string?)e.Value("Tracing") == "off");
     }
 
+    [Fact]
+    public async Task NoOtelVariablesAndNoTraceparent_EachAccessLogLineCarriesAFreshTraceId()
+    {
+        await using var server = await BerthServer.StartAsync(new BerthServerOptions { LogLevel = "info" });
+        using var client = ClientWithoutPropagation(server.BaseAddress);
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await client.GetAsync(new Uri("/v2/", UriKind.Relative));
+            await OciAssert.StatusAsync(response, HttpStatusCode.OK);
+        }
+
+        Assert.True(await Eventually.TrueAsync(() => server.Logs.Entries.Count(e => e.EventId.Id == 3100) >= 2), string.Join("\n", server.Logs.Entries));
+        var traceIds = server.Logs.Entries.Where(e => e.EventId.Id == 3100).Select(e => (string?)e.Value("TraceId")).ToList();
+        Assert.All(traceIds, id => Assert.Matches("^[0-9a-f]{32}$", id));
+        Assert.NotEqual("00000000000000000000000000000000", traceIds[0]);
+        Assert.Equal(traceIds.Count, traceIds.Distinct().Count());
+    }
+
     /// <summary>
     /// A client that sends the test's own <c>traceparent</c> as given. The server's tracer listens process-wide, so
     /// it also instruments this process's HttpClients, which would otherwise replace the header with their own span's.
