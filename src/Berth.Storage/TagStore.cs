@@ -52,7 +52,18 @@ public sealed class TagStore(IStorageDriver driver)
             await ListChangedAsync(name, cancellationToken);
         }
 
-        await Links.WriteIfChangedAsync(driver, StoragePaths.TagIndexLink(name, tag, digest), digest, cancellationToken);
+        var history = StoragePaths.TagIndexLink(name, tag, digest);
+        if (previous == digest)
+        {
+            // A re-push of the same tag: the history entry is there unless something removed it.
+            await Links.WriteIfChangedAsync(driver, history, digest, cancellationToken);
+        }
+        else
+        {
+            // A new or moved tag: the entry is usually missing, and reading a missing object first costs a failed read
+            // (on S3 a 404 the SDK turns into an exception) to save nothing.
+            await Links.WriteAsync(driver, history, digest, cancellationToken);
+        }
     }
 
     public async Task<bool> DeleteAsync(RepositoryName name, string tag, CancellationToken cancellationToken)

@@ -11,7 +11,7 @@ namespace Berth.Storage.Tests.Stores;
 public sealed class RemoteCatalogSnapshotTests
 {
     private static readonly Digest Blob = Digest.Compute("layer"u8);
-    private readonly ListCountingDriver _storage = new(new InMemoryDriver());
+    private readonly RequestCountingDriver _storage = new(new InMemoryDriver());
 
     [Fact]
     public async Task Unchanged_catalog_is_served_without_listing_storage()

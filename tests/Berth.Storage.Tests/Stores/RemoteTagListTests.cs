@@ -12,7 +12,7 @@ public sealed class RemoteTagListTests
 {
     private static readonly RepositoryName App = RepositoryName.Parse("team/app");
     private static readonly Digest Target = Digest.Compute("manifest"u8);
-    private readonly ListCountingDriver _storage = new(new InMemoryDriver());
+    private readonly RequestCountingDriver _storage = new(new InMemoryDriver());
 
     [Fact]
     public async Task An_unchanged_list_is_served_without_listing_storage()

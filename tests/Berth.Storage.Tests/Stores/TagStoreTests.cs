@@ -1,4 +1,6 @@
+using System.Text;
 using Berth.Core;
+using Berth.Storage.Drivers;
 using static Berth.Storage.Tests.Stores.StoreHarness;
 
 namespace Berth.Storage.Tests.Stores;
@@ -59,6 +61,35 @@ public sealed class TagStoreTests
         Assert.Equal(Second, await _h.Tags.ResolveAsync(Repo, "latest", Ct));
         Assert.True(await _h.ExistsAsync(StoragePaths.TagIndexLink(Repo, "latest", First)));
         Assert.True(await _h.ExistsAsync(StoragePaths.TagIndexLink(Repo, "latest", Second)));
+    }
+
+    [Fact]
+    public async Task Set_NewOrMovedTag_ReadsOnlyTheCurrentLinkThatIsMissing()
+    {
+        var storage = new RequestCountingDriver(new InMemoryDriver());
+        var tags = new TagStore(storage);
+
+        await tags.SetAsync(Repo, "v1", First, Ct);
+        Assert.Equal(1, storage.MissingReads);
+        await tags.SetAsync(Repo, "v1", Second, Ct);
+        Assert.Equal(1, storage.MissingReads);
+
+        Assert.Equal(Second, await tags.ResolveAsync(Repo, "v1", Ct));
+        foreach (var digest in new[] { First, Second })
+        {
+            Assert.Equal(digest, Digest.Parse(Encoding.ASCII.GetString(await storage.GetContentAsync(StoragePaths.TagIndexLink(Repo, "v1", digest), 1024, Ct))));
+        }
+    }
+
+    [Fact]
+    public async Task Set_SameDigestAgain_RestoresAMissingHistoryEntry()
+    {
+        await _h.Tags.SetAsync(Repo, "latest", First, Ct);
+        await _h.Driver.DeleteAsync(StoragePaths.TagIndexLink(Repo, "latest", First), Ct);
+
+        await _h.Tags.SetAsync(Repo, "latest", First, Ct);
+
+        Assert.True(await _h.ExistsAsync(StoragePaths.TagIndexLink(Repo, "latest", First)));
     }
 
     [Fact]

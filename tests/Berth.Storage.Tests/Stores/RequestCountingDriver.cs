@@ -2,16 +2,33 @@ using Berth.Storage.Drivers;
 
 namespace Berth.Storage.Tests.Stores;
 
-/// <summary>Counts listing requests, the calls a catalog walk is made of on an object store.</summary>
-internal sealed class ListCountingDriver(IStorageDriver inner) : IStorageDriver
+/// <summary>
+/// Counts the calls that cost most on an object store: listings (what a catalog walk is made of) and reads of objects
+/// that are not there (a 404 the S3 SDK turns into an exception).
+/// </summary>
+internal sealed class RequestCountingDriver(IStorageDriver inner) : IStorageDriver
 {
     private int _lists;
+    private int _missingReads;
 
     public int Lists => _lists;
 
+    public int MissingReads => _missingReads;
+
     public string Name => inner.Name;
 
-    public Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken) => inner.GetContentAsync(path, maxBytes, cancellationToken);
+    public async Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await inner.GetContentAsync(path, maxBytes, cancellationToken);
+        }
+        catch (StoragePathNotFoundException)
+        {
+            Interlocked.Increment(ref _missingReads);
+            throw;
+        }
+    }
 
     public Task PutContentAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) => inner.PutContentAsync(path, content, cancellationToken);
 
