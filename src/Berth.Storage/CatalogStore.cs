@@ -23,7 +23,9 @@ namespace Berth.Storage;
 /// snapshot, a filesystem walk caches every directory's listing, validated by its modification time, so a walk costs
 /// one stat per directory instead of one listing.</para>
 /// </remarks>
-public sealed class CatalogStore(IStorageDriver driver)
+/// <param name="driver">The storage.</param>
+/// <param name="time">The clock that ages snapshots (tests move it); the system's by default.</param>
+public sealed class CatalogStore(IStorageDriver driver, TimeProvider? time = null)
 {
     /// <summary>On the filesystem, the longest a repository created by a writer other than Berth can stay out of the catalog.</summary>
     public static readonly TimeSpan FullWalkInterval = TimeSpan.FromSeconds(5);
@@ -44,6 +46,7 @@ public sealed class CatalogStore(IStorageDriver driver)
     private readonly DirectoryListingCache<CatalogDirectory> _directories = new(driver, MaxCachedDirectories, CatalogDirectory.Of);
     private readonly string? _localRoot = LocalRepositoriesRoot(driver);
     private readonly ConcurrentDictionary<string, byte> _announced = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private volatile CatalogSnapshot? _snapshot;
     private int _refreshing;
 
@@ -111,7 +114,7 @@ public sealed class CatalogStore(IStorageDriver driver)
             // Unchanged by any Berth: only a writer that is not Berth can have added a repository since the walk. Past
             // the interval the snapshot is still the answer while one walk refreshes it in the background, so no request
             // waits for a walk a large tree makes long (about 5 s at 100,000 repositories on the filesystem).
-            if (System.Diagnostics.Stopwatch.GetElapsedTime(snapshot.WalkedAt) >= RefreshInterval(snapshot))
+            if (_time.GetElapsedTime(snapshot.WalkedAt) >= RefreshInterval(snapshot))
             {
                 RefreshInBackground(version.Value);
             }
@@ -160,7 +163,7 @@ public sealed class CatalogStore(IStorageDriver driver)
 
     private async Task<string[]> WalkAsync((string Stamp, bool Settled) version, CancellationToken cancellationToken)
     {
-        var walkedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var walkedAt = _time.GetTimestamp();
         var names = new List<string>();
         await CollectAsync(StoragePaths.RepositoriesRoot, names, cancellationToken);
         var sorted = names.ToArray();
@@ -168,7 +171,7 @@ public sealed class CatalogStore(IStorageDriver driver)
         if (version.Settled)
         {
             // The snapshot's age counts from the walk's start: a change during the walk may be missing from it.
-            _snapshot = new CatalogSnapshot(version.Stamp, walkedAt, System.Diagnostics.Stopwatch.GetElapsedTime(walkedAt), sorted);
+            _snapshot = new CatalogSnapshot(version.Stamp, walkedAt, _time.GetElapsedTime(walkedAt), sorted);
         }
 
         return sorted;

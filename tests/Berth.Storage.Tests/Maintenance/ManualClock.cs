@@ -1,6 +1,9 @@
 namespace Berth.Storage.Tests.Maintenance;
 
-/// <summary>A clock that moves only when told to. Timers are not supported: runs under test use no settle delay.</summary>
+/// <summary>
+/// A clock that moves only when told to, wall time and timestamps alike. Timers are not supported: runs under test use
+/// no settle delay.
+/// </summary>
 internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
 {
     private readonly Lock _lock = new();
@@ -13,6 +16,10 @@ internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
             return _now;
         }
     }
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public override long GetTimestamp() => GetUtcNow().UtcTicks;
 
     public void Advance(TimeSpan by)
     {

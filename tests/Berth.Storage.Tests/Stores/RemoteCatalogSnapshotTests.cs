@@ -1,5 +1,7 @@
+using System.Text;
 using Berth.Core;
 using Berth.Storage.Drivers;
+using Berth.Storage.Tests.Maintenance;
 
 namespace Berth.Storage.Tests.Stores;
 
@@ -50,6 +52,36 @@ public sealed class RemoteCatalogSnapshotTests
         Assert.NotEmpty(await _storage.GetContentAsync(CatalogStore.RemoteVersionPath, 64, CancellationToken.None));
         Assert.StartsWith(StoragePaths.Root + "/_berth/", CatalogStore.RemoteVersionPath, StringComparison.Ordinal);
         Assert.Equal(["team/a"], await ListAsync(new CatalogStore(_storage)));
+    }
+
+    [Fact]
+    public async Task Past_the_refresh_interval_the_snapshot_answers_while_one_background_walk_refreshes_it()
+    {
+        var clock = new ManualClock(DateTimeOffset.UnixEpoch);
+        var catalog = new CatalogStore(_storage, clock);
+        await BerthProcess().LinkAsync(RepositoryName.Parse("team/a"), Blob, CancellationToken.None);
+        Assert.Equal(["team/a"], await ListAsync(catalog));
+
+        // A writer that is not Berth (registry:2 on the same bucket) adds a repository without moving the version token.
+        var foreign = RepositoryName.Parse("foreign");
+        await _storage.PutContentAsync(StoragePaths.ManifestRevisionLink(foreign, Blob), Encoding.ASCII.GetBytes(Blob.ToString()), CancellationToken.None);
+        Assert.Equal(["team/a"], await ListAsync(catalog));
+
+        // Past the interval the request is answered from the snapshot at once, not after a walk of the whole tree...
+        clock.Advance(CatalogStore.RemoteFullWalkInterval);
+        Assert.Equal(["team/a"], await ListAsync(catalog));
+
+        // ...and the walk it started in the background brings the foreign repository in.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        IReadOnlyList<string> names;
+        do
+        {
+            await Task.Delay(20);
+            names = await ListAsync(catalog);
+        }
+        while (names.Count < 2 && DateTime.UtcNow < deadline);
+
+        Assert.Equal(["foreign", "team/a"], names);
     }
 
     /// <summary>A blob store as another Berth process has it: with a catalog of its own that announces new repositories.</summary>
