@@ -2,6 +2,7 @@ using Berth.Server.Caching;
 using System.Net;
 using Berth.Api;
 using Berth.Api.Endpoints;
+using Berth.Api.Notifications;
 using Berth.Auth;
 using Berth.Core.Errors;
 using Berth.Server.Configuration;
@@ -10,6 +11,7 @@ using Berth.Server.Maintenance;
 using Berth.Server.Tls;
 using Berth.Storage;
 using Berth.Storage.Drivers;
+using Berth.Storage.Lifecycle;
 using Berth.Ui;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -130,6 +132,13 @@ public static partial class RegistryHost
         foreach (var warning in startupWarnings)
         {
             LogConfigurationWarning(logger, warning);
+        }
+
+        if (app.Services.GetRequiredService<RegistryEvents>() is { Enabled: true } events)
+        {
+            // Deletions by retention reach notification endpoints as the API's deletes do, marked as the registry's own.
+            app.Services.GetRequiredService<RetentionEngine>().Deleted += decision =>
+                events.PublishMaintenance(RegistryEvent.Delete, HttpMethods.Delete, "retention", decision.Repository, decision.Digest, decision.Tag);
         }
 
         // Built now, not on the first request: the htpasswd file is read again (validation read it) and watched from here.

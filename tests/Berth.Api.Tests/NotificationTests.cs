@@ -117,6 +117,44 @@ public sealed class NotificationTests
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(20), $"50 pushes took {stopwatch.Elapsed}");
     }
 
+    [Fact]
+    public async Task Deletions_by_retention_are_sent_as_delete_events_of_the_registry_itself()
+    {
+        await using var listener = await EventListener.StartAsync();
+        await using var server = await BerthServer.StartAsync(new BerthServerOptions
+        {
+            MaintenanceYaml = ["garbagecollection:", "  enabled: true", "  interval: 1s", "  graceperiod: 1h", "uploadpurging:", "  enabled: false"],
+            ExtraYaml = Endpoint("listener", listener.Url, ignoreActions: "push, pull") + """
+
+                retention:
+                  enabled: true
+                  graceperiod: 0s
+                  rules:
+                    - repositories: ["sched/**"]
+                      keep:
+                        latest: 1
+                """,
+        });
+        var older = await server.Client.PushImageAsync("sched/app", "a");
+        await Task.Delay(20);
+        var newest = await server.Client.PushImageAsync("sched/app", "b");
+
+        // The tag that is not kept, then its manifest, which no tag names any more.
+        var events = await listener.WaitForAsync(2, TimeSpan.FromSeconds(45));
+        Assert.All(events, e =>
+        {
+            Assert.Equal("delete", e.GetProperty("action").GetString());
+            Assert.Equal("sched/app", e.GetProperty("target").GetProperty("repository").GetString());
+            Assert.Equal(older.Manifest.Digest, e.GetProperty("target").GetProperty("digest").GetString());
+            Assert.Equal("retention", e.GetProperty("actor").GetProperty("name").GetString());
+            Assert.Equal("berth-retention", e.GetProperty("request").GetProperty("useragent").GetString());
+            Assert.Equal("DELETE", e.GetProperty("request").GetProperty("method").GetString());
+        });
+        Assert.Equal(["a", null], events.Select(e => e.GetProperty("target").TryGetProperty("tag", out var tag) ? tag.GetString() : null));
+        using var kept = await server.Client.GetAsync($"/v2/sched/app/manifests/{newest.Manifest.Digest}");
+        await OciAssert.StatusAsync(kept, HttpStatusCode.OK);
+    }
+
     private static string Endpoint(string name, Uri url, string ignoreActions) => $"""
         notifications:
           endpoints:

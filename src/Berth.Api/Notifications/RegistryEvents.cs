@@ -66,4 +66,35 @@ public sealed class RegistryEvents(IRegistryEventSink sink, RegistryApiOptions o
             Source = new EventSource { Addr = $"{context.Connection.LocalIpAddress}:{context.Connection.LocalPort}", InstanceId = InstanceId },
         });
     }
+
+    /// <summary>
+    /// An event of the registry's own doing, with no client request behind it (a deletion by retention). registry:2 has
+    /// no such events; receivers tell them by <c>actor.name</c> (<paramref name="actor"/>) and <c>request.useragent</c>
+    /// (<c>berth-&lt;actor&gt;</c>); the request's address and host are empty, its method the HTTP method the action
+    /// stands for, and the target has no <c>url</c> (there is no request to take the registry's address from).
+    /// </summary>
+    public void PublishMaintenance(string action, string method, string actor, RepositoryName repository, Digest? digest, string? tag)
+    {
+        if (!Enabled)
+        {
+            return;
+        }
+
+        var id = Guid.NewGuid().ToString("D");
+        sink.Publish(new RegistryEvent
+        {
+            Id = id,
+            Timestamp = time.GetUtcNow(),
+            Action = action,
+            Target = new EventTarget
+            {
+                Digest = digest?.ToString(),
+                Repository = repository.Value,
+                Tag = tag,
+            },
+            Request = new EventRequest { Id = id, Addr = "", Host = "", Method = method, UserAgent = "berth-" + actor },
+            Actor = new EventActor { Name = actor },
+            Source = new EventSource { Addr = "", InstanceId = InstanceId },
+        });
+    }
 }

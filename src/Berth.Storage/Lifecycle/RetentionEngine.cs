@@ -36,6 +36,12 @@ public sealed class RetentionEngine(IStorageDriver driver, TagStore tags, Manife
 {
     private const int MaxConcurrentReads = 8;
 
+    /// <summary>
+    /// Raised after each tag or manifest a run deleted (not in a dry run), with the decision that removed it: the host
+    /// sends these as <c>notifications</c> delete events. Handlers run on the retention run and must not block.
+    /// </summary>
+    public event Action<RetentionDecision>? Deleted;
+
     public async Task<RetentionReport> RunAsync(RetentionPolicy policy, RetentionRunOptions options, CancellationToken cancellationToken)
     {
         var now = options.Now ?? time.GetUtcNow();
@@ -353,6 +359,7 @@ public sealed class RetentionEngine(IStorageDriver driver, TagStore tags, Manife
             await tags.DeleteAsync(plan.Name, tag, cancellationToken);
             LifecycleLog.TagDeleted(logger, plan.Name, tag, decision.Reason);
             done.Add(decision);
+            Deleted?.Invoke(decision);
         }
 
         var manifestDecisions = plan.Decisions.Where(d => d.Tag is null).ToDictionary(d => d.Digest!.Value);
@@ -371,6 +378,7 @@ public sealed class RetentionEngine(IStorageDriver driver, TagStore tags, Manife
             await manifests.DeleteAsync(plan.Name, digest, cancellationToken);
             LifecycleLog.ManifestDeleted(logger, plan.Name, digest, decision.Reason);
             done.Add(decision);
+            Deleted?.Invoke(decision);
         }
 
         return done;
