@@ -61,6 +61,18 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
     public Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken)
     {
         var full = LocalPath(path);
+        if (SmallFileRead.IsSupported)
+        {
+            Span<byte> buffer = stackalloc byte[SmallFileRead.Capacity];
+            switch (SmallFileRead.TryRead(full, buffer, out var length))
+            {
+                case SmallFileRead.Outcome.Read when length <= maxBytes:
+                    return Task.FromResult(buffer[..length].ToArray());
+                case SmallFileRead.Outcome.Missing:
+                    throw new StoragePathNotFoundException(path, Name);
+            }
+        }
+
         try
         {
             // Small objects (links, manifests) are read with plain positional reads: open, read,

@@ -126,6 +126,34 @@ public abstract class StorageDriverSuite : IDisposable
     }
 
     [Fact]
+    public async Task GetContent_OfADirectoryOrBelowAFile_ThrowsPathNotFound()
+    {
+        await Driver.PutContentAsync("/present/file", Bytes("x"), Ct);
+
+        await Assert.ThrowsAsync<StoragePathNotFoundException>(() => Driver.GetContentAsync("/present", 100, Ct));
+        await Assert.ThrowsAsync<StoragePathNotFoundException>(() => Driver.GetContentAsync("/present/file/below", 100, Ct));
+    }
+
+    /// <summary>Sizes on both sides of the filesystem driver's one-read fast path (1 KiB) and of the caller's limit.</summary>
+    [Theory]
+    [InlineData(71)]
+    [InlineData(1023)]
+    [InlineData(1024)]
+    [InlineData(1025)]
+    [InlineData(70_000)]
+    public async Task GetContent_AnySize_ReturnsTheWholeContentAndHonoursTheLimit(int size)
+    {
+        var content = new byte[size];
+        new Random(size).NextBytes(content);
+        await Driver.PutContentAsync("/sized/object", content, Ct);
+
+        Assert.Equal(content, await Driver.GetContentAsync("/sized/object", size, Ct));
+        Assert.Equal(content, await Driver.GetContentAsync("/sized/object", size * 2, Ct));
+        var exception = await Assert.ThrowsAsync<StorageObjectTooLargeException>(() => Driver.GetContentAsync("/sized/object", size - 1, Ct));
+        Assert.Equal("/sized/object", exception.Path);
+    }
+
+    [Fact]
     public async Task GetContent_LargerThanMaxBytes_ThrowsObjectTooLarge()
     {
         await Driver.PutContentAsync("/big", new byte[1025], Ct);
