@@ -9,7 +9,7 @@ namespace Berth.Core;
 /// algorithms a registry can verify (sha256, sha512) are accepted: content addressed by a
 /// digest we cannot recompute could never be trusted.
 /// </summary>
-public readonly record struct Digest
+public readonly record struct Digest : IComparable<Digest>
 {
     public const string Sha256 = "sha256";
     public const string Sha512 = "sha512";
@@ -28,6 +28,17 @@ public readonly record struct Digest
     public HashAlgorithmName HashAlgorithm => Algorithm == Sha512 ? HashAlgorithmName.SHA512 : HashAlgorithmName.SHA256;
 
     public override string ToString() => Algorithm + ":" + Encoded;
+
+    /// <summary>
+    /// The ordinal order of the string forms, without building them (sorting a garbage collection's half a million
+    /// candidates by <see cref="ToString"/> allocated two strings per comparison): the two algorithms differ before
+    /// either ends, so comparing the algorithm and then the hex is the same order.
+    /// </summary>
+    public int CompareTo(Digest other)
+    {
+        var byAlgorithm = string.CompareOrdinal(Algorithm, other.Algorithm);
+        return byAlgorithm != 0 ? byAlgorithm : string.CompareOrdinal(Encoded, other.Encoded);
+    }
 
     /// <summary>Parses a digest or throws <see cref="ErrorCode.DigestInvalid"/>.</summary>
     public static Digest Parse(string? value) =>

@@ -207,4 +207,18 @@ public sealed class DigestTests
     {
         Assert.ThrowsAny<ArgumentException>(() => Digest.Compute("abc"u8, algorithm));
     }
+
+    [Fact]
+    public void CompareTo_OrdersAsTheStringFormsOrderOrdinally()
+    {
+        var digests = Enumerable.Range(0, 40)
+            .Select(i => Digest.Compute(BitConverter.GetBytes(i), i % 3 == 0 ? Digest.Sha512 : Digest.Sha256))
+            .ToList();
+
+        var byCompareTo = digests.Order().Select(d => d.ToString()).ToList();
+        var byString = digests.Select(d => d.ToString()).Order(StringComparer.Ordinal).ToList();
+
+        Assert.Equal(byString, byCompareTo);
+        Assert.Equal(0, digests[1].CompareTo(Digest.Parse(digests[1].ToString())));
+    }
 }

@@ -1,27 +1,14 @@
-using System.Text;
 using Amazon.S3.Model;
-using Berth.Core;
-using Berth.Storage.Caching;
-using Berth.Storage.Drivers;
-using Berth.Storage.Maintenance;
 using Berth.Storage.S3.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
+using Berth.Storage.Tests.Maintenance;
 
 namespace Berth.Storage.S3.Tests;
 
-/// <summary>
-/// The scrubber over the real S3 server: an object overwritten with other bytes behind the registry's back (what bit
-/// rot or a bad copy looks like from S3) and an object deleted are both found, and the corrupt one ends up under
-/// <c>_berth_corrupt/</c> and no longer under <c>blobs/</c>.
-/// </summary>
+/// <summary>The scrubber over the real S3 server (<see cref="ScrubOverObjectStoreScenario"/>), objects changed with the AWS SDK.</summary>
 public sealed class ScrubberOverS3Tests(S3Fixture fixture) : IClassFixture<S3Fixture>, IAsyncLifetime
 {
-    private const string OciConfig = "application/vnd.oci.image.config.v1+json";
-    private const string OciLayer = "application/vnd.oci.image.layer.v1.tar+gzip";
     private readonly string _root = $"{S3TestStore.RunPrefix}/{nameof(ScrubberOverS3Tests)}/{Guid.NewGuid():N}";
     private S3Driver? _driver;
-
-    private static CancellationToken Ct => CancellationToken.None;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -35,64 +22,11 @@ public sealed class ScrubberOverS3Tests(S3Fixture fixture) : IClassFixture<S3Fix
     public async Task Run_OverwrittenAndDeletedObjects_AreReportedAndTheCorruptOneIsMovedAside()
     {
         _driver = fixture.CreateDriver(_root);
-        var driver = new ValidatingDriver(_driver);
-        var cache = new InMemoryBlobDescriptorCache(100, TimeProvider.System);
-        var blobs = new BlobStore(driver, cache);
-        var tags = new TagStore(driver);
-        var manifests = new ManifestStore(driver, blobs, tags, new ReferrerStore(driver));
-        var name = RepositoryName.Parse("library/app");
-
-        async Task<(Digest Digest, long Size)> PutAsync(string text)
-        {
-            var content = Encoding.UTF8.GetBytes(text);
-            var digest = Digest.Compute(content);
-            await blobs.PutContentAsync(digest, content, Ct);
-            await blobs.LinkAsync(name, digest, Ct);
-            return (digest, content.Length);
-        }
-
-        var config = await PutAsync("""{"architecture":"amd64","os":"linux"}""");
-        var corrupt = await PutAsync("a layer that rots");
-        var deleted = await PutAsync("a layer that disappears");
-        var manifest = Encoding.UTF8.GetBytes($$"""
-            {"schemaVersion":2,"mediaType":"{{MediaTypes.OciManifest}}","config":{"mediaType":"{{OciConfig}}","digest":"{{config.Digest}}","size":{{config.Size}}},
-            "layers":[{"mediaType":"{{OciLayer}}","digest":"{{corrupt.Digest}}","size":{{corrupt.Size}}},{"mediaType":"{{OciLayer}}","digest":"{{deleted.Digest}}","size":{{deleted.Size}}}]}
-            """);
-        await manifests.PutAsync(name, Reference.Parse("v1"), manifest, MediaTypes.OciManifest, Ct);
-        Assert.NotNull(await blobs.StatAsync(name, corrupt.Digest, Ct));
-
         using var raw = S3TestStore.RawClient(fixture.Endpoint);
         var bucket = fixture.Endpoint.Bucket;
-        await raw.PutObjectAsync(new PutObjectRequest
-        {
-            BucketName = bucket,
-            Key = _root + StoragePaths.BlobData(corrupt.Digest),
-            ContentBody = "a layer that rot5",
-        }, Ct);
-        await raw.DeleteObjectAsync(bucket, _root + StoragePaths.BlobData(deleted.Digest), Ct);
 
-        var scrubber = new Scrubber(driver, cache, TimeProvider.System, NullLogger<Scrubber>.Instance);
-        var report = await scrubber.RunAsync(new ScrubOptions(), null, Ct);
-
-        Assert.Equal(1, report.BlobsCorrupt);
-        Assert.Equal(1, report.BlobsMovedAside);
-        Assert.Contains(report.Findings, f => f.Problem == ScrubProblem.BlobCorrupt && f.Blob == corrupt.Digest && f.MovedTo is not null);
-        Assert.Contains(report.Findings, f => f.Problem == ScrubProblem.ReferenceCorrupt && f.Blob == corrupt.Digest && f.Tags.SequenceEqual(["v1"]));
-        Assert.Contains(report.Findings, f => f.Problem == ScrubProblem.ReferenceMissing && f.Blob == deleted.Digest && Equals(f.Repository, name));
-        Assert.Equal(3, report.Findings.Count);
-
-        // The object moved within the bucket: absent under blobs/, present (with its record) under _berth_corrupt/.
-        await Assert.ThrowsAsync<StoragePathNotFoundException>(() => driver.StatAsync(StoragePaths.BlobData(corrupt.Digest), Ct));
-        var kept = await driver.GetContentAsync(CorruptBlobs.DataPath(corrupt.Digest), 1024, Ct);
-        Assert.Equal("a layer that rot5", Encoding.UTF8.GetString(kept));
-        Assert.Equal(corrupt.Digest.ToString(), (await CorruptBlobs.ReadRecordAsync(driver, corrupt.Digest, Ct))?.Digest);
-        Assert.Null(await blobs.StatAsync(name, corrupt.Digest, Ct));
-
-        // A re-push stores the bytes again; then only the deleted layer is still wrong.
-        await PutAsync("a layer that rots");
-        var again = await scrubber.RunAsync(new ScrubOptions(), null, Ct);
-        var remaining = Assert.Single(again.Findings);
-        Assert.Equal(ScrubProblem.ReferenceMissing, remaining.Problem);
-        Assert.Equal(deleted.Digest, remaining.Blob);
+        await ScrubOverObjectStoreScenario.RunAsync(_driver,
+            (path, text) => raw.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = _root + path, ContentBody = text }),
+            path => raw.DeleteObjectAsync(bucket, _root + path));
     }
 }

@@ -126,7 +126,7 @@ public sealed class ListingEndpoints(TagStore tags, CatalogStore catalog, Referr
             });
         }
 
-        descriptors.Sort((a, b) => string.CompareOrdinal(a.Digest.ToString(), b.Digest.ToString()));
+        descriptors.Sort((a, b) => a.Digest.CompareTo(b.Digest));
         if (artifactType.Length > 0)
         {
             context.Response.Headers[RegistryHeaders.OciFiltersApplied] = "artifactType";

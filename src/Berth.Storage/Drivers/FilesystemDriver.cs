@@ -63,6 +63,7 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
         var full = LocalPath(path);
         if (SmallFileRead.IsSupported)
         {
+            // Links and tags on Linux: three system calls, no handle object (see SmallFileRead).
             Span<byte> buffer = stackalloc byte[SmallFileRead.Capacity];
             switch (SmallFileRead.TryRead(full, buffer, out var length))
             {
@@ -75,14 +76,12 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
 
         try
         {
-            // Small objects (links, manifests) are read with plain positional reads: open, read,
-            // close, no stream and no thread-pool hop, which is what keeps manifest and link
-            // lookups cheap on the hot path.
+            // Elsewhere, and for anything of 1 KiB or more: plain positional reads (open, read, close), no stream and
+            // no thread-pool hop.
             using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
 
             // Links (about 71 bytes) and most manifests fit a small first read, and a read of a regular file that
-            // returns less than it was asked for has reached the end: that answer needs no fstat for the length,
-            // which was one of the four system calls of every link lookup (two per manifest GET by tag).
+            // returns less than it was asked for has reached the end: that answer needs no fstat for the length.
             Span<byte> small = stackalloc byte[SmallReadBytes];
             var first = RandomAccess.Read(handle, small[..(int)Math.Min(SmallReadBytes, (long)maxBytes + 1)], 0);
             if (first <= maxBytes && first < SmallReadBytes)

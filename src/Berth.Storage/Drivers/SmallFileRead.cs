@@ -45,6 +45,7 @@ internal static partial class SmallFileRead
     /// </summary>
     public static unsafe Outcome TryRead(string path, Span<byte> buffer, out int length)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(buffer.Length, Capacity, nameof(buffer));
         length = 0;
         int descriptor;
         do

@@ -192,7 +192,7 @@ public sealed class PullTimes
             foreach (var repository in times.GroupBy(e => e.Key.Repository).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
                 writer.WriteStartObject(repository.Key);
-                foreach (var (key, at) in repository.OrderBy(e => e.Key.Digest.ToString(), StringComparer.Ordinal))
+                foreach (var (key, at) in repository.OrderBy(e => e.Key.Digest))
                 {
                     writer.WriteString(key.Digest.ToString(), at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
                 }

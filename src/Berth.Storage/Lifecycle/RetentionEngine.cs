@@ -73,7 +73,7 @@ public sealed class RetentionEngine(IStorageDriver driver, TagStore tags, Manife
 
     /// <summary>Tags by name, then manifests by digest: the same state gives the same output, line for line.</summary>
     private static IEnumerable<RetentionDecision> Ordered(IEnumerable<RetentionDecision> decisions) =>
-        decisions.OrderBy(d => d.Tag is null).ThenBy(d => d.Tag, StringComparer.Ordinal).ThenBy(d => d.Digest?.ToString(), StringComparer.Ordinal);
+        decisions.OrderBy(d => d.Tag is null).ThenBy(d => d.Tag, StringComparer.Ordinal).ThenBy(d => d.Digest);
 
     private sealed record TagState(string Tag, Digest Digest, DateTimeOffset PushedAt);
 
@@ -200,7 +200,7 @@ public sealed class RetentionEngine(IStorageDriver driver, TagStore tags, Manife
         // subject before its referrers, so no kept manifest ever names a missing one.
         var order = new List<Digest>();
         var reasons = new Dictionary<Digest, string>();
-        var queue = new Queue<Digest>(eligible.Keys.Where(d => !keptManifests.Contains(d)).OrderBy(d => d.ToString(), StringComparer.Ordinal));
+        var queue = new Queue<Digest>(eligible.Keys.Where(d => !keptManifests.Contains(d)).Order());
         foreach (var digest in queue)
         {
             reasons[digest] = eligible[digest];

@@ -424,14 +424,14 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         var manifestCount = 0;
         foreach (var repository in _repositories)
         {
-            foreach (var digest in repository.Candidates.Order(DigestComparer.Instance))
+            foreach (var digest in repository.Candidates.Order())
             {
                 manifestCount++;
                 Report($"{repository.Name}: manifest eligible for deletion: {digest}");
             }
         }
 
-        var blobs = candidates.OrderBy(c => c.Digest, DigestComparer.Instance).ToList();
+        var blobs = candidates.OrderBy(c => c.Digest).ToList();
         foreach (var blob in blobs)
         {
             Report($"blob eligible for deletion: {blob.Digest}");
@@ -596,7 +596,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
 
     private async Task PurgeAsync(CancellationToken cancellationToken)
     {
-        await ForEachAsync(_quarantined.Values.OrderBy(b => b.Digest, DigestComparer.Instance).ToList(), async (blob, token) =>
+        await ForEachAsync(_quarantined.Values.OrderBy(b => b.Digest).ToList(), async (blob, token) =>
         {
             if (!_quarantined.TryRemove(blob.Digest, out _))
             {
@@ -776,12 +776,5 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
 
         public IEnumerable<Digest> SubjectsOf(Digest referrer) =>
             SubjectsOfReferrer.TryGetValue(referrer, out var subjects) ? subjects : [];
-    }
-
-    private sealed class DigestComparer : IComparer<Digest>
-    {
-        public static readonly DigestComparer Instance = new();
-
-        public int Compare(Digest x, Digest y) => string.CompareOrdinal(x.ToString(), y.ToString());
     }
 }
