@@ -16,12 +16,12 @@ namespace Berth.Storage.Maintenance;
 internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags, ReferrerStore referrers, IBlobDescriptorCache cache,
     TimeProvider time, ILogger logger, GarbageCollectionOptions options, IProgress<string>? progress)
 {
-    private readonly HashSet<Digest> _marked = [];
+    private readonly HashSet<DigestKey> _marked = [];
     private readonly List<RepositoryState> _repositories = [];
     private readonly Dictionary<RepositoryName, RepositoryState> _byName = [];
-    private readonly ConcurrentDictionary<Digest, BlobCandidate> _quarantined = new();
+    private readonly ConcurrentDictionary<DigestKey, BlobCandidate> _quarantined = new();
     private readonly Lock _progressLock = new();
-    private HashSet<Digest> _pendingQuarantine = [];
+    private HashSet<DigestKey> _pendingQuarantine = [];
     private DateTimeOffset _protectedSince;
     private bool _rescanning;
     private int _manifestsScanned;
@@ -44,7 +44,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         if (options.DryRun)
         {
             recovered = 0;
-            _pendingQuarantine = [.. await Quarantine.ListAsync(driver, cancellationToken)];
+            _pendingQuarantine = [.. (await Quarantine.ListAsync(driver, cancellationToken)).Select(DigestKey.Of)];
             if (_pendingQuarantine.Count > 0)
             {
                 MaintenanceLog.QuarantinePending(logger, _pendingQuarantine.Count);
@@ -166,7 +166,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             changed = false;
             foreach (var repository in _repositories)
             {
-                var rescued = repository.Revisions.Where(d => !repository.Kept.Contains(d) && _marked.Contains(d)).ToList();
+                var rescued = repository.Revisions.Where(d => !repository.Kept.Contains(d) && _marked.Contains(DigestKey.Of(d))).ToList();
                 if (rescued.Count > 0)
                 {
                     await KeepAsync(repository, rescued, cancellationToken);
@@ -209,7 +209,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         }
 
         repository.TagNames = [.. await tags.ListAsync(repository.Name, cancellationToken, fresh: true) ?? []];
-        repository.LayerLinks = [.. await LayoutWalker.DigestTreeAsync(driver, root + "/_layers", cancellationToken)];
+        repository.LayerLinks = [.. (await LayoutWalker.DigestTreeAsync(driver, root + "/_layers", cancellationToken)).Select(DigestKey.Of)];
 
         // As registry:2: revisions are what exists; tags only decide which of them are reached. A
         // tag naming a manifest without a revision link (left by an old manifest delete) keeps nothing.
@@ -304,13 +304,14 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
 
     private async Task MarkBlobAsync(Digest digest, CancellationToken cancellationToken)
     {
-        _marked.Add(digest);
-        if (_rescanning && _quarantined.ContainsKey(digest))
+        var key = DigestKey.Of(digest);
+        _marked.Add(key);
+        if (_rescanning && _quarantined.ContainsKey(key))
         {
             // Forget it only once it is back (or a push took it back first): if the move throws,
             // the run's finally block still knows to restore it.
             await Quarantine.RestoreAsync(driver, digest, cancellationToken);
-            _quarantined.TryRemove(digest, out _);
+            _quarantined.TryRemove(key, out _);
             Interlocked.Increment(ref _blobsRestored);
             MaintenanceLog.BlobRestored(logger, digest);
             Report($"blob {digest} was referenced during collection; restored");
@@ -342,16 +343,16 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
     private async Task<SweepPlan> PlanAsync(CancellationToken cancellationToken)
     {
         // Which repositories link each unmarked digest: the links to check for youth, and to remove.
-        var linkers = new Dictionary<Digest, List<RepositoryState>>();
+        var linkers = new Dictionary<DigestKey, List<RepositoryState>>();
         foreach (var repository in _repositories)
         {
-            foreach (var digest in repository.LayerLinks)
+            foreach (var key in repository.LayerLinks)
             {
-                if (!_marked.Contains(digest))
+                if (!_marked.Contains(key))
                 {
-                    if (!linkers.TryGetValue(digest, out var list))
+                    if (!linkers.TryGetValue(key, out var list))
                     {
-                        linkers[digest] = list = [];
+                        linkers[key] = list = [];
                     }
 
                     list.Add(repository);
@@ -359,8 +360,8 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             }
         }
 
-        var old = new ConcurrentBag<(Digest Digest, long Size)>();
-        var present = new ConcurrentDictionary<Digest, bool>();
+        var old = new ConcurrentBag<(DigestKey Key, long Size)>();
+        var present = new ConcurrentDictionary<DigestKey, bool>();
         await foreach (var prefix in LayoutWalker.BlobPrefixesAsync(driver, cancellationToken))
         {
             await ForEachAsync(prefix, async (digest, token) =>
@@ -372,19 +373,20 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
                 }
 
                 Interlocked.Increment(ref _blobsScanned);
-                if (_marked.Contains(digest))
+                var key = DigestKey.Of(digest);
+                if (_marked.Contains(key))
                 {
                     return;
                 }
 
-                present[digest] = true;
+                present[key] = true;
                 if (info.ModifiedAt >= _protectedSince)
                 {
                     Interlocked.Increment(ref _blobsInGrace);
                 }
                 else
                 {
-                    old.Add((digest, info.Size));
+                    old.Add((key, info.Size));
                 }
             }, cancellationToken);
         }
@@ -392,10 +394,11 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         var candidates = new ConcurrentBag<BlobCandidate>();
         await ForEachAsync(old.ToList(), async (blob, token) =>
         {
-            var linkedBy = linkers.GetValueOrDefault(blob.Digest) ?? [];
+            var linkedBy = linkers.GetValueOrDefault(blob.Key) ?? [];
+            var digest = linkedBy.Count > 0 ? blob.Key.ToDigest() : default;
             foreach (var repository in linkedBy)
             {
-                var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, blob.Digest), token);
+                var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, digest), token);
                 if (link is not null && link.ModifiedAt >= _protectedSince)
                 {
                     Interlocked.Increment(ref _blobsInGrace);
@@ -403,7 +406,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
                 }
             }
 
-            candidates.Add(new BlobCandidate(blob.Digest, blob.Size, linkedBy));
+            candidates.Add(new BlobCandidate(blob.Key, blob.Size, linkedBy));
         }, cancellationToken);
 
         // A dry run does not recover a crashed run's quarantine, but a real run would first: links
@@ -411,12 +414,13 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         var dangling = new ConcurrentBag<(RepositoryState Repository, Digest Digest)>();
         await ForEachAsync(linkers.Where(l => !present.ContainsKey(l.Key) && !_pendingQuarantine.Contains(l.Key)).ToList(), async (entry, token) =>
         {
+            var digest = entry.Key.ToDigest();
             foreach (var repository in entry.Value)
             {
-                var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, entry.Key), token);
+                var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, digest), token);
                 if (link is not null && link.ModifiedAt < _protectedSince)
                 {
-                    dangling.Add((repository, entry.Key));
+                    dangling.Add((repository, digest));
                 }
             }
         }, cancellationToken);
@@ -431,13 +435,14 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             }
         }
 
-        var blobs = candidates.OrderBy(c => c.Digest).ToList();
-        foreach (var blob in blobs)
+        var blobs = candidates.OrderBy(c => c.Key).ToList();
+        foreach (var blob in progress is null ? [] : blobs)
         {
-            Report($"blob eligible for deletion: {blob.Digest}");
+            var digest = blob.Digest;
+            Report($"blob eligible for deletion: {digest}");
             foreach (var repository in blob.Linkers)
             {
-                Report($"{repository.Name}: layer link eligible for deletion: {blob.Digest}");
+                Report($"{repository.Name}: layer link eligible for deletion: {digest}");
             }
         }
 
@@ -500,23 +505,24 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         {
             // Register first: if the move completes and the run is then cancelled, the finally
             // block must know to move it back (restoring something never moved is a no-op).
-            _quarantined[blob.Digest] = blob;
-            await ForgetEverywhereAsync(blob, token);
-            if (!await Quarantine.EnterAsync(driver, blob.Digest, token))
+            var digest = blob.Digest;
+            _quarantined[blob.Key] = blob;
+            await ForgetEverywhereAsync(blob, digest, token);
+            if (!await Quarantine.EnterAsync(driver, digest, token))
             {
-                _quarantined.TryRemove(blob.Digest, out _);
+                _quarantined.TryRemove(blob.Key, out _);
             }
 
             // Quarantined data is invisible to pulls, so a cached "present" would be wrong in every linking repository.
-            await ForgetEverywhereAsync(blob, token);
+            await ForgetEverywhereAsync(blob, digest, token);
         }, cancellationToken);
     }
 
-    private async Task ForgetEverywhereAsync(BlobCandidate blob, CancellationToken cancellationToken)
+    private async Task ForgetEverywhereAsync(BlobCandidate blob, Digest digest, CancellationToken cancellationToken)
     {
         foreach (var repository in blob.Linkers)
         {
-            await cache.InvalidateAsync(repository.Name, blob.Digest, cancellationToken);
+            await cache.InvalidateAsync(repository.Name, digest, cancellationToken);
         }
     }
 
@@ -533,13 +539,14 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             {
                 foreach (var digest in await LayoutWalker.DigestTreeAsync(driver, root + "/_layers", cancellationToken))
                 {
-                    if (!_quarantined.ContainsKey(digest))
+                    var key = DigestKey.Of(digest);
+                    if (!_quarantined.ContainsKey(key))
                     {
                         continue;
                     }
 
                     // A link the mark did not see is new by definition; one it saw counts only if rewritten.
-                    var fresh = !repository.LayerLinks.Contains(digest)
+                    var fresh = !repository.LayerLinks.Contains(key)
                         || await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(name, digest), cancellationToken) is { } link
                             && link.ModifiedAt >= _protectedSince;
                     if (fresh)
@@ -596,14 +603,15 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
 
     private async Task PurgeAsync(CancellationToken cancellationToken)
     {
-        await ForEachAsync(_quarantined.Values.OrderBy(b => b.Digest).ToList(), async (blob, token) =>
+        await ForEachAsync(_quarantined.Values.OrderBy(b => b.Key).ToList(), async (blob, token) =>
         {
-            if (!_quarantined.TryRemove(blob.Digest, out _))
+            if (!_quarantined.TryRemove(blob.Key, out _))
             {
                 return;
             }
 
-            if (!await Quarantine.PurgeAsync(driver, blob.Digest, token))
+            var digest = blob.Digest;
+            if (!await Quarantine.PurgeAsync(driver, digest, token))
             {
                 // A push or pull took it back (CollectionHandshake): it is in use, links included.
                 return;
@@ -611,15 +619,15 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
 
             Interlocked.Increment(ref _blobsDeleted);
             Interlocked.Add(ref _bytesFreed, blob.Size);
-            MaintenanceLog.BlobDeleted(logger, blob.Digest, blob.Size);
-            Quarantine.TryRemoveEmptyBlobDirectory(driver, blob.Digest);
+            MaintenanceLog.BlobDeleted(logger, digest, blob.Size);
+            Quarantine.TryRemoveEmptyBlobDirectory(driver, digest);
 
             var unlinked = new List<RepositoryState>();
             foreach (var repository in blob.Linkers)
             {
-                var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, blob.Digest), token);
+                var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, digest), token);
                 if (link is not null && link.ModifiedAt < _protectedSince
-                    && await SafeDelete.DeleteLinkAsync(driver, StoragePaths.LayerLink(repository.Name, blob.Digest), token))
+                    && await SafeDelete.DeleteLinkAsync(driver, StoragePaths.LayerLink(repository.Name, digest), token))
                 {
                     unlinked.Add(repository);
                 }
@@ -628,11 +636,11 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             // An upload may have committed this digest again while the links were being removed
             // (data moved in, then the link written). Its link may be among those just removed,
             // and its data is there now: put the links back, they point at real content.
-            if (unlinked.Count > 0 && await LayoutWalker.StatOrNullAsync(driver, StoragePaths.BlobData(blob.Digest), token) is not null)
+            if (unlinked.Count > 0 && await LayoutWalker.StatOrNullAsync(driver, StoragePaths.BlobData(digest), token) is not null)
             {
                 foreach (var repository in unlinked)
                 {
-                    await Links.WriteAsync(driver, StoragePaths.LayerLink(repository.Name, blob.Digest), blob.Digest, token);
+                    await Links.WriteAsync(driver, StoragePaths.LayerLink(repository.Name, digest), digest, token);
                 }
 
                 unlinked.Clear();
@@ -666,13 +674,14 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
     /// <summary>Puts back everything still in quarantine after a failure; never throws.</summary>
     private async Task RestoreAllAsync()
     {
-        foreach (var digest in _quarantined.Keys.ToList())
+        foreach (var key in _quarantined.Keys.ToList())
         {
+            var digest = key.ToDigest();
             try
             {
                 // Not the run's token: a cancelled run must still leave nothing half-done.
                 await Quarantine.RestoreAsync(driver, digest, CancellationToken.None);
-                _quarantined.TryRemove(digest, out _);
+                _quarantined.TryRemove(key, out _);
             }
             catch (Exception ex)
             {
@@ -722,7 +731,11 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         }
     }
 
-    private sealed record BlobCandidate(Digest Digest, long Size, IReadOnlyList<RepositoryState> Linkers);
+    private sealed record BlobCandidate(DigestKey Key, long Size, IReadOnlyList<RepositoryState> Linkers)
+    {
+        /// <summary>Built anew on each call: take it once per use.</summary>
+        public Digest Digest => Key.ToDigest();
+    }
 
     private sealed record SweepPlan(int ManifestCount, IReadOnlyList<BlobCandidate> Blobs,
         IReadOnlyList<(RepositoryState Repository, Digest Digest)> DanglingLinks);
@@ -751,7 +764,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         /// <summary>Revisions this run deleted, so the re-scan can put back any that turn out to be needed.</summary>
         public HashSet<Digest> Deleted { get; } = [];
 
-        public HashSet<Digest> LayerLinks { get; set; } = [];
+        public HashSet<DigestKey> LayerLinks { get; set; } = [];
 
         /// <summary>Parsed revisions while the repository is being marked; null afterwards.</summary>
         public ConcurrentDictionary<Digest, ManifestReferences?>? Nodes { get; set; }
