@@ -61,23 +61,24 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
     public Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken)
     {
         var full = LocalPath(path);
-        if (SmallFileRead.IsSupported)
+        if (WholeFileRead.IsSupported)
         {
-            // Links and tags on Linux: three system calls, no handle object (see SmallFileRead).
-            Span<byte> buffer = stackalloc byte[SmallFileRead.Capacity];
-            switch (SmallFileRead.TryRead(full, buffer, out var length))
+            // Linux: bare system calls, no handle object, one open whatever the size (see WholeFileRead).
+            switch (WholeFileRead.TryRead(full, maxBytes, out var content, out var length))
             {
-                case SmallFileRead.Outcome.Read when length <= maxBytes:
-                    return Task.FromResult(buffer[..length].ToArray());
-                case SmallFileRead.Outcome.Missing:
+                case WholeFileRead.Outcome.Read:
+                    return Task.FromResult(content);
+                case WholeFileRead.Outcome.Missing:
                     throw new StoragePathNotFoundException(path, Name);
+                case WholeFileRead.Outcome.TooLarge:
+                    throw new StorageObjectTooLargeException(path, length, maxBytes);
             }
         }
 
         try
         {
-            // Elsewhere, and for anything of 1 KiB or more: plain positional reads (open, read, close), no stream and
-            // no thread-pool hop.
+            // Elsewhere, and for an error the native read leaves to .NET: plain positional reads (open, read, close),
+            // no stream and no thread-pool hop.
             using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
 
             // Links (about 71 bytes) and most manifests fit a small first read, and a read of a regular file that
