@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Berth.Core;
 using Berth.Storage.Caching;
 using Berth.Storage.Drivers;
@@ -65,7 +67,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             _manifestsDeleted = plan.ManifestCount;
             _blobsDeleted = plan.Blobs.Count;
             _bytesFreed = plan.Blobs.Sum(b => b.Size);
-            _linksRemoved = plan.Blobs.Sum(b => b.Linkers.Count) + plan.DanglingLinks.Count;
+            _linksRemoved = plan.Blobs.Sum(b => b.Linkers.Length) + plan.DanglingLinks.Count;
         }
         else
         {
@@ -166,7 +168,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             changed = false;
             foreach (var repository in _repositories)
             {
-                var rescued = repository.Revisions.Where(d => !repository.Kept.Contains(d) && _marked.Contains(DigestKey.Of(d))).ToList();
+                var rescued = repository.CandidatesWhere(_marked.Contains).ToList();
                 if (rescued.Count > 0)
                 {
                     await KeepAsync(repository, rescued, cancellationToken);
@@ -181,7 +183,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
     {
         var root = StoragePaths.Repository(repository.Name);
         var revisions = await LayoutWalker.DigestTreeAsync(driver, root + "/_manifests/revisions", cancellationToken);
-        repository.Revisions = [.. revisions];
+        repository.AddRevisions(revisions);
         _manifestsScanned += revisions.Count;
 
         var nodes = new ConcurrentDictionary<Digest, ManifestReferences?>();
@@ -209,7 +211,6 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         }
 
         repository.TagNames = [.. await tags.ListAsync(repository.Name, cancellationToken, fresh: true) ?? []];
-        repository.LayerLinks = [.. (await LayoutWalker.DigestTreeAsync(driver, root + "/_layers", cancellationToken)).Select(DigestKey.Of)];
 
         // As registry:2: revisions are what exists; tags only decide which of them are reached. A
         // tag naming a manifest without a revision link (left by an old manifest delete) keeps nothing.
@@ -218,7 +219,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         {
             foreach (var tag in repository.TagNames)
             {
-                if (await tags.ResolveAsync(repository.Name, tag, cancellationToken) is { } target && repository.Revisions.Contains(target))
+                if (await tags.ResolveAsync(repository.Name, tag, cancellationToken) is { } target && repository.HasRevision(target))
                 {
                     roots.Add(target);
                 }
@@ -238,7 +239,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             // An untagged revision younger than the grace period may be an index's child whose
             // index is still being pushed; keep it as a root.
             var young = new ConcurrentBag<Digest>();
-            await ForEachAsync(revisions.Where(d => !repository.Kept.Contains(d)).ToList(), async (digest, token) =>
+            await ForEachAsync(revisions.Where(d => !repository.IsKept(d)).ToList(), async (digest, token) =>
             {
                 if (await RevisionModifiedAtAsync(repository.Name, digest, token) is { } modified && modified >= _protectedSince)
                 {
@@ -258,7 +259,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         var queue = new Queue<Digest>(roots);
         while (queue.TryDequeue(out var digest))
         {
-            if (!repository.Kept.Add(digest))
+            if (!repository.Keep(digest))
             {
                 continue;
             }
@@ -283,7 +284,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
                 {
                     // The lenient scan of an unknown format lists layers too; following those as
                     // manifests would read every small layer, so follow only known revisions.
-                    if (node.Understood || repository.Revisions.Contains(child))
+                    if (node.Understood || repository.HasRevision(child))
                     {
                         queue.Enqueue(child);
                     }
@@ -294,7 +295,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             {
                 // Only referrers that are manifests of this repository (the re-scan adds new
                 // revisions to the set, and this run's deletions are still in it).
-                foreach (var referrer in referrersOfDigest.Where(repository.Revisions.Contains))
+                foreach (var referrer in referrersOfDigest.Where(repository.HasRevision))
                 {
                     queue.Enqueue(referrer);
                 }
@@ -342,26 +343,27 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
 
     private async Task<SweepPlan> PlanAsync(CancellationToken cancellationToken)
     {
-        // Which repositories link each unmarked digest: the links to check for youth, and to remove.
-        var linkers = new Dictionary<DigestKey, List<RepositoryState>>();
+        // Which repositories link each unmarked digest: the links to check for youth, and to remove. Listed now, not
+        // during the mark, so that only the unmarked ones are ever held (half of a million links or more at scale).
+        var linked = new Dictionary<DigestKey, LinkedDigest>();
         foreach (var repository in _repositories)
         {
-            foreach (var key in repository.LayerLinks)
+            var links = await LayoutWalker.DigestTreeAsync(driver, StoragePaths.Repository(repository.Name) + "/_layers", cancellationToken);
+            foreach (var digest in links)
             {
+                var key = DigestKey.Of(digest);
                 if (!_marked.Contains(key))
                 {
-                    if (!linkers.TryGetValue(key, out var list))
-                    {
-                        linkers[key] = list = [];
-                    }
-
-                    list.Add(repository);
+                    ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(linked, key, out _);
+                    entry.Linkers = entry.Linkers is null ? [repository] : [.. entry.Linkers, repository];
                 }
             }
         }
 
+        // Every blob's data, in parallel within a prefix directory: the unmarked ones past the grace period are the
+        // candidates; every unmarked one present (young or old) tells its links apart from dangling ones.
         var old = new ConcurrentBag<(DigestKey Key, long Size)>();
-        var present = new ConcurrentDictionary<DigestKey, bool>();
+        var young = new ConcurrentBag<DigestKey>();
         await foreach (var prefix in LayoutWalker.BlobPrefixesAsync(driver, cancellationToken))
         {
             await ForEachAsync(prefix, async (digest, token) =>
@@ -379,10 +381,10 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
                     return;
                 }
 
-                present[key] = true;
                 if (info.ModifiedAt >= _protectedSince)
                 {
                     Interlocked.Increment(ref _blobsInGrace);
+                    young.Add(key);
                 }
                 else
                 {
@@ -391,11 +393,24 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             }, cancellationToken);
         }
 
-        var candidates = new ConcurrentBag<BlobCandidate>();
-        await ForEachAsync(old.ToList(), async (blob, token) =>
+        var oldBlobs = old.ToArray();
+        old.Clear();
+        foreach (var key in young.Concat(oldBlobs.Select(b => b.Key)))
         {
-            var linkedBy = linkers.GetValueOrDefault(blob.Key) ?? [];
-            var digest = linkedBy.Count > 0 ? blob.Key.ToDigest() : default;
+            ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(linked, key);
+            if (!Unsafe.IsNullRef(ref entry))
+            {
+                entry.Present = true;
+            }
+        }
+
+        // Slots by position, so the candidates need no second collection before they are sorted.
+        var chosen = new BlobCandidate?[oldBlobs.Length];
+        await ForEachAsync(Enumerable.Range(0, oldBlobs.Length), async (index, token) =>
+        {
+            var blob = oldBlobs[index];
+            var linkedBy = linked.TryGetValue(blob.Key, out var entry) ? entry.Linkers! : [];
+            var digest = linkedBy.Length > 0 ? blob.Key.ToDigest() : default;
             foreach (var repository in linkedBy)
             {
                 var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, digest), token);
@@ -406,16 +421,16 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
                 }
             }
 
-            candidates.Add(new BlobCandidate(blob.Key, blob.Size, linkedBy));
+            chosen[index] = new BlobCandidate(blob.Key, blob.Size, linkedBy);
         }, cancellationToken);
 
         // A dry run does not recover a crashed run's quarantine, but a real run would first: links
         // to those blobs are not dangling.
         var dangling = new ConcurrentBag<(RepositoryState Repository, Digest Digest)>();
-        await ForEachAsync(linkers.Where(l => !present.ContainsKey(l.Key) && !_pendingQuarantine.Contains(l.Key)).ToList(), async (entry, token) =>
+        await ForEachAsync(linked.Where(l => !l.Value.Present && !_pendingQuarantine.Contains(l.Key)).ToList(), async (entry, token) =>
         {
             var digest = entry.Key.ToDigest();
-            foreach (var repository in entry.Value)
+            foreach (var repository in entry.Value.Linkers!)
             {
                 var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, digest), token);
                 if (link is not null && link.ModifiedAt < _protectedSince)
@@ -435,7 +450,8 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             }
         }
 
-        var blobs = candidates.OrderBy(c => c.Key).ToList();
+        var blobs = chosen.OfType<BlobCandidate>().ToList();
+        blobs.Sort((x, y) => x.Key.CompareTo(y.Key));
         foreach (var blob in progress is null ? [] : blobs)
         {
             var digest = blob.Digest;
@@ -540,13 +556,13 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
                 foreach (var digest in await LayoutWalker.DigestTreeAsync(driver, root + "/_layers", cancellationToken))
                 {
                     var key = DigestKey.Of(digest);
-                    if (!_quarantined.ContainsKey(key))
+                    if (!_quarantined.TryGetValue(key, out var quarantined))
                     {
                         continue;
                     }
 
-                    // A link the mark did not see is new by definition; one it saw counts only if rewritten.
-                    var fresh = !repository.LayerLinks.Contains(key)
+                    // A link the plan did not see is new by definition; one it saw counts only if rewritten.
+                    var fresh = !quarantined.Linkers.Contains(repository)
                         || await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(name, digest), cancellationToken) is { } link
                             && link.ModifiedAt >= _protectedSince;
                     if (fresh)
@@ -558,11 +574,8 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
 
             var roots = new List<Digest>();
             var revisions = await LayoutWalker.DigestTreeAsync(driver, root + "/_manifests/revisions", cancellationToken);
-            roots.AddRange(revisions.Where(d => !repository.Kept.Contains(d)));
-            foreach (var digest in revisions.Where(d => !repository.Revisions.Contains(d)))
-            {
-                repository.Revisions.Add(digest);
-            }
+            roots.AddRange(revisions.Where(d => !repository.IsKept(d)));
+            repository.AddRevisions(revisions);
 
             if (repository.Deleted.Count > 0)
             {
@@ -731,7 +744,15 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         }
     }
 
-    private sealed record BlobCandidate(DigestKey Key, long Size, IReadOnlyList<RepositoryState> Linkers)
+    /// <summary>An unmarked digest's linking repositories, and whether its data was there when the plan looked.</summary>
+    private struct LinkedDigest
+    {
+        // An array, not a list: nearly every digest has one linker, and there are hundreds of thousands of them.
+        public RepositoryState[]? Linkers;
+        public bool Present;
+    }
+
+    private sealed record BlobCandidate(DigestKey Key, long Size, RepositoryState[] Linkers)
     {
         /// <summary>Built anew on each call: take it once per use.</summary>
         public Digest Digest => Key.ToDigest();
@@ -747,8 +768,11 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         /// <summary>True for a repository that appeared during the run (only the re-scan saw it).</summary>
         public bool AddedByRescan { get; } = addedByRescan;
 
-        /// <summary>Revision digests, by path, as the mark found them (plus new ones the re-scan saw).</summary>
-        public HashSet<Digest> Revisions { get; set; } = [];
+        // Revision digests, by path, as the mark found them (plus new ones the re-scan saw), and the manifests kept in
+        // this repository (revisions, and whatever digests they reach). Held as keys: at a million blobs these are
+        // hundreds of thousands of digests.
+        private readonly HashSet<DigestKey> _revisions = [];
+        private readonly HashSet<DigestKey> _kept = [];
 
         public List<string> TagNames { get; set; } = [];
 
@@ -758,18 +782,26 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         /// <summary>The reverse of <see cref="ReferrersOf"/>: referrer → its subjects (normally one).</summary>
         private Dictionary<Digest, HashSet<Digest>> SubjectsOfReferrer { get; } = [];
 
-        /// <summary>Manifests kept in this repository (revisions, and whatever digests they reach).</summary>
-        public HashSet<Digest> Kept { get; } = [];
-
         /// <summary>Revisions this run deleted, so the re-scan can put back any that turn out to be needed.</summary>
         public HashSet<Digest> Deleted { get; } = [];
-
-        public HashSet<DigestKey> LayerLinks { get; set; } = [];
 
         /// <summary>Parsed revisions while the repository is being marked; null afterwards.</summary>
         public ConcurrentDictionary<Digest, ManifestReferences?>? Nodes { get; set; }
 
-        public IEnumerable<Digest> Candidates => Revisions.Where(d => !Kept.Contains(d));
+        /// <summary>Revisions not kept: deleted by the sweep unless the re-scan reaches them.</summary>
+        public IEnumerable<Digest> Candidates => CandidatesWhere(_ => true);
+
+        public IEnumerable<Digest> CandidatesWhere(Func<DigestKey, bool> predicate) =>
+            _revisions.Where(k => !_kept.Contains(k) && predicate(k)).Select(k => k.ToDigest());
+
+        public bool HasRevision(Digest digest) => _revisions.Contains(DigestKey.Of(digest));
+
+        public void AddRevisions(IEnumerable<Digest> digests) => _revisions.UnionWith(digests.Select(DigestKey.Of));
+
+        /// <summary>Keeps <paramref name="digest"/>; false if it was kept already.</summary>
+        public bool Keep(Digest digest) => _kept.Add(DigestKey.Of(digest));
+
+        public bool IsKept(Digest digest) => _kept.Contains(DigestKey.Of(digest));
 
         public void AddReferrer(Digest subject, Digest referrer)
         {
