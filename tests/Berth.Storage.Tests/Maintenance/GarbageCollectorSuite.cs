@@ -436,6 +436,27 @@ public abstract partial class GarbageCollectorSuite : IDisposable
     }
 
     [Fact]
+    public async Task Run_LayerLinkedBetweenMarkAndPlan_BlobIsKeptWithoutQuarantine()
+    {
+        // The plan lists the layer links of the repositories the mark walked itself, after the mark, so a link made in
+        // between is seen there as young and its blob is never moved aside.
+        var blob = await H.PutBlobAsync(App, "mounted while the mark ran");
+        var othersOwn = await H.PutBlobAsync(Other, "makes the repository exist before the mark");
+        H.AgeEverything();
+        var hooks = new GarbageCollectionHooks { AfterMark = ct => H.Blobs.LinkAsync(Other, blob, ct) };
+
+        var report = await H.CollectAsync(Offline with { Hooks = hooks });
+
+        Assert.True(await H.BlobExistsAsync(blob));
+        Assert.True(await H.LayerLinkExistsAsync(Other, blob));
+        Assert.True(await H.LayerLinkExistsAsync(App, blob));
+        Assert.False(await H.BlobExistsAsync(othersOwn));
+        Assert.Equal(0, report.BlobsRestored);
+        Assert.Equal(1, report.BlobsDeleted);
+        Assert.Equal(1, report.BlobsInGracePeriod);
+    }
+
+    [Fact]
     public async Task Run_SameRepositoryRelinksDuringRun_BlobIsRestored()
     {
         var blob = await H.PutBlobAsync(App, "uploaded again, deduplicated");
