@@ -38,6 +38,7 @@ public sealed class CatalogStore(IStorageDriver driver, TimeProvider? time = nul
     public const string RemoteVersionPath = StoragePaths.Root + "/_berth/catalog-version";
 
     private const int MaxCachedDirectories = 200_000;
+    private const int RemoteWalkConcurrency = 16;
     private const int MaxAnnouncedRepositories = 100_000;
 
     // As for directory listings: a time within the last second may not have moved on for a change made in that second.
@@ -45,6 +46,9 @@ public sealed class CatalogStore(IStorageDriver driver, TimeProvider? time = nul
 
     private readonly DirectoryListingCache<CatalogDirectory> _directories = new(driver, MaxCachedDirectories, CatalogDirectory.Of);
     private readonly string? _localRoot = LocalRepositoriesRoot(driver);
+    // Listings in flight during a walk: on the filesystem each is a stat (or a read of the directory) and the cores
+    // bound it; an object store answers each after a round trip, so more of them overlap.
+    private readonly int _walkConcurrency = LocalRepositoriesRoot(driver) is null ? RemoteWalkConcurrency : Math.Max(2, Environment.ProcessorCount);
     private readonly ConcurrentDictionary<string, byte> _announced = new(StringComparer.Ordinal);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private volatile CatalogSnapshot? _snapshot;
@@ -164,9 +168,7 @@ public sealed class CatalogStore(IStorageDriver driver, TimeProvider? time = nul
     private async Task<string[]> WalkAsync((string Stamp, bool Settled) version, CancellationToken cancellationToken)
     {
         var walkedAt = _time.GetTimestamp();
-        var names = new List<string>();
-        await CollectAsync(StoragePaths.RepositoriesRoot, names, cancellationToken);
-        var sorted = names.ToArray();
+        var sorted = await CollectAsync(cancellationToken);
         Array.Sort(sorted, RepositoryPathComparer.Instance);
         if (version.Settled)
         {
@@ -207,22 +209,40 @@ public sealed class CatalogStore(IStorageDriver driver, TimeProvider? time = nul
     private static string? LocalRepositoriesRoot(IStorageDriver driver) =>
         (driver is ValidatingDriver { Inner: ILocalFileDriver inner } ? inner : driver as ILocalFileDriver)?.LocalPath(StoragePaths.RepositoriesRoot);
 
-    private async Task CollectAsync(string directory, List<string> names, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every repository below <c>repositories/</c>, unsorted: the tree level by level, each level's directories listed
+    /// <see cref="_walkConcurrency"/> at a time. On an object store each listing is a request of its own, and one
+    /// after another they made the first catalog of 1,000 repositories over S3 take about a minute.
+    /// </summary>
+    private async Task<string[]> CollectAsync(CancellationToken cancellationToken)
     {
-        if (await _directories.GetAsync(directory, cancellationToken) is not { } listing)
+        var names = new ConcurrentBag<string>();
+        var level = new[] { StoragePaths.RepositoriesRoot };
+        var options = new ParallelOptions { MaxDegreeOfParallelism = _walkConcurrency, CancellationToken = cancellationToken };
+        while (level.Length > 0)
         {
-            return;
+            var below = new ConcurrentBag<string[]>();
+            await Parallel.ForEachAsync(level, options, async (directory, token) =>
+            {
+                if (await _directories.GetAsync(directory, token) is not { } listing)
+                {
+                    return;
+                }
+
+                if (listing.IsRepository)
+                {
+                    names.Add(directory[(StoragePaths.RepositoriesRoot.Length + 1)..]);
+                }
+
+                if (listing.Subdirectories.Length > 0)
+                {
+                    below.Add(listing.Subdirectories);
+                }
+            });
+            level = [.. below.SelectMany(d => d)];
         }
 
-        if (listing.IsRepository)
-        {
-            names.Add(directory[(StoragePaths.RepositoriesRoot.Length + 1)..]);
-        }
-
-        foreach (var subdirectory in listing.Subdirectories)
-        {
-            await CollectAsync(subdirectory, names, cancellationToken);
-        }
+        return [.. names];
     }
 
     /// <summary>A full walk's sorted names, with the repository-set version it was taken under.</summary>

@@ -32,6 +32,23 @@ public sealed class RemoteCatalogSnapshotTests
     }
 
     [Fact]
+    public async Task A_walk_overlaps_the_listings_of_one_level()
+    {
+        var storage = new RequestCountingDriver(new InMemoryDriver()) { ListDelay = TimeSpan.FromMilliseconds(20) };
+        var writer = new BlobStore(storage, catalog: new CatalogStore(storage));
+        var expected = Enumerable.Range(0, 40).Select(i => $"team/r{i:D2}").ToList();
+        foreach (var name in expected)
+        {
+            await writer.LinkAsync(RepositoryName.Parse(name), Blob, CancellationToken.None);
+        }
+
+        Assert.Equal(expected, await ListAsync(new CatalogStore(storage)));
+
+        // One listing after another took a round trip per repository; now a level's are in flight together, bounded.
+        Assert.InRange(storage.MaxListsInFlight, 2, 16);
+    }
+
+    [Fact]
     public async Task A_repository_another_berth_process_creates_is_listed_at_once()
     {
         var catalog = new CatalogStore(_storage);

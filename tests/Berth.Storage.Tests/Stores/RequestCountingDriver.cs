@@ -4,14 +4,21 @@ namespace Berth.Storage.Tests.Stores;
 
 /// <summary>
 /// Counts the calls that cost most on an object store: listings (what a catalog walk is made of) and reads of objects
-/// that are not there (a 404 the S3 SDK turns into an exception).
+/// that are not there (a 404 the S3 SDK turns into an exception). <see cref="ListDelay"/> makes each listing take a
+/// round trip's time, so that <see cref="MaxListsInFlight"/> shows how many a caller overlaps.
 /// </summary>
 internal sealed class RequestCountingDriver(IStorageDriver inner) : IStorageDriver
 {
     private int _lists;
     private int _missingReads;
+    private int _listsInFlight;
+    private int _maxListsInFlight;
 
     public int Lists => _lists;
+
+    public TimeSpan ListDelay { get; init; }
+
+    public int MaxListsInFlight => _maxListsInFlight;
 
     public int MissingReads => _missingReads;
 
@@ -40,10 +47,28 @@ internal sealed class RequestCountingDriver(IStorageDriver inner) : IStorageDriv
 
     public Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken) => inner.StatAsync(path, cancellationToken);
 
-    public Task<IReadOnlyList<string>> ListAsync(string path, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> ListAsync(string path, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _lists);
-        return inner.ListAsync(path, cancellationToken);
+        var inFlight = Interlocked.Increment(ref _listsInFlight);
+        try
+        {
+            int seen;
+            while (inFlight > (seen = _maxListsInFlight) && Interlocked.CompareExchange(ref _maxListsInFlight, inFlight, seen) != seen)
+            {
+            }
+
+            if (ListDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(ListDelay, cancellationToken);
+            }
+
+            return await inner.ListAsync(path, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _listsInFlight);
+        }
     }
 
     public Task MoveAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken) => inner.MoveAsync(sourcePath, destinationPath, cancellationToken);
