@@ -22,8 +22,10 @@ namespace Berth.Storage.Maintenance;
 /// <para><b>Sweep.</b> Untagged, unreached manifests lose their revision link, their referrers
 /// index entry and their tag-history entries. A blob is collected when it is unmarked, its data is
 /// older than the grace period, and no <c>_layers</c> link to it is younger than the grace period
-/// (a dedup'ed upload or a mount re-links old data without rewriting it). <c>_layers</c> links to
-/// collected blobs, and old links to blobs that no longer exist, are removed. Links are removed
+/// (a dedup'ed upload or a mount re-links old data without rewriting it); the plan lists the
+/// <c>_layers</c> links of the repositories the mark walked once the mark is done, and holds only
+/// those to unmarked digests. <c>_layers</c> links to collected blobs, and old links to blobs that
+/// no longer exist, are removed. Links are removed
 /// file by file, never as a directory tree (<see cref="SafeDelete"/>), so a link written at the
 /// same moment survives.</para>
 /// <para><b>Online safety.</b> A run never deletes blob data outright. With T0 the run's start and
@@ -50,7 +52,7 @@ namespace Berth.Storage.Maintenance;
 /// modification time, which is not in quarantine and is never deleted (the last step deletes the
 /// quarantine copy only), or the data is present and only the link is written, which the re-scan
 /// sees. A commit whose upload data was written long ago moves an old file into place, but its
-/// link is new, so the grace check on links (mark) or the re-scan (sweep) keeps it.</para>
+/// link is new, so the grace check on links (plan) or the re-scan (sweep) keeps it.</para>
 /// <para><b>The push side.</b> A manifest push checks that its blobs exist and then writes its
 /// revision link. If a blob were quarantined after that check and the revision link written only
 /// after the re-scan passed that repository, the manifest would be accepted with a blob missing.
