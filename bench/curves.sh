@@ -39,7 +39,7 @@ require_whole_numbers curve_max s3_max page list_repeat list_max_seconds walk_ti
 require_tools "apt-get install docker-registry curl" curl docker-registry dotnet git sha256sum
 points_up_to() { local x; for x in 1000 10000 100000; do (( x <= $1 )) && echo "$x"; done; return 0; }
 mapfile -t fs_points < <(points_up_to "$curve_max")
-(( ${#fs_points[@]} > 0 )) || { echo "bench: BENCH_CURVE_MAX must be at least 1000" >&2; exit 2; }
+(( ${#fs_points[@]} > 0 || curve_max == 0 )) || { echo "bench: BENCH_CURVE_MAX must be 0 (no filesystem points) or at least 1000" >&2; exit 2; }
 use_s3=0
 if (( s3_max >= 1000 )) && [[ -n ${S3_ENDPOINT:-} ]]; then
   for v in S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY; do
@@ -49,6 +49,7 @@ if (( s3_max >= 1000 )) && [[ -n ${S3_ENDPOINT:-} ]]; then
   use_s3=1
 fi
 mapfile -t s3_points < <(points_up_to "$s3_max")
+(( ${#fs_points[@]} > 0 || use_s3 )) || { echo "bench: nothing to measure: BENCH_CURVE_MAX=0 needs the S3 points (S3_* set, BENCH_CURVE_S3_MAX >= 1000)" >&2; exit 2; }
 region=${S3_REGION:-us-east-1}
 [[ $prefix_base =~ ^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$ ]] || { echo "bench: BENCH_S3_PREFIX must be a plain key prefix" >&2; exit 2; }
 
@@ -81,7 +82,7 @@ build_load_client
 record_machine_facts bench/curves.sh "$work"
 meta berth_commit "$berth_desc"
 meta distribution_version "$(docker-registry --version | awk '{print $3}')"
-meta parameters "fs_points=${fs_points[*]} s3_points=$( (( use_s3 )) && echo "${s3_points[*]}" || echo none) page=$page list_repeat=$list_repeat list_max_seconds=$list_max_seconds walk_timeout=${walk_timeout}s"
+meta parameters "fs_points=${fs_points[*]:-none} s3_points=$( (( use_s3 )) && echo "${s3_points[*]}" || echo none) page=$page list_repeat=$list_repeat list_max_seconds=$list_max_seconds walk_timeout=${walk_timeout}s"
 meta data "written directly in registry:2's layout (berth-load fill-layout): one tiny schema2 image, blobs stored once; repositories cat/rNNNNNN with tag latest; tags tNNNNNN in bench/tags (so the catalog lists N + 1 repositories); both servers serve the same root, read-only"
 (( use_s3 )) && meta s3 "$S3_ENDPOINT bucket $S3_BUCKET (Ceph RGW from ../shared/tools/s3), both servers on one rootdirectory"
 
@@ -175,7 +176,7 @@ walk() { # listing server url expect
 declare -A name=([berth]=Berth [distribution]=Distribution)
 
 # --- the curves ----------------------------------------------------------------------------------
-stores=(fs); (( use_s3 )) && stores+=(s3)
+stores=(); (( ${#fs_points[@]} > 0 )) && stores+=(fs); (( use_s3 )) && stores+=(s3)
 turn=0
 for store in "${stores[@]}"; do
   if [[ $store == fs ]]; then configure_fs; points=("${fs_points[@]}"); else configure_s3; points=("${s3_points[@]}"); fi
