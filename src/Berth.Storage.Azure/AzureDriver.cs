@@ -420,6 +420,33 @@ public sealed partial class AzureDriver : IStorageDriver
         }
     }
 
+    /// <summary>One Delete Blob, which says itself whether the blob was there.</summary>
+    public async Task<bool> DeleteFileAsync(string path, CancellationToken cancellationToken) =>
+        (await Blob(await BlobNameAsync(path, cancellationToken))
+            .DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, cancellationToken: cancellationToken)).Value;
+
+    /// <summary>One flat listing, a request per page of names, sizes and times included.</summary>
+    public async Task<IReadOnlyList<StorageFileInfo>> ListFilesAsync(string path, CancellationToken cancellationToken)
+    {
+        var prefix = await PrefixAsync(cancellationToken);
+        var listPrefix = BlobName(prefix, path) + "/";
+        var files = new List<StorageFileInfo>();
+        await foreach (var page in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = listPrefix }, cancellationToken).AsPages(pageSizeHint: ListPageSize))
+        {
+            foreach (var item in page.Values)
+            {
+                // Directory markers (names ending in '/') and empty segments name no file Berth could address.
+                if (item.Name.Length > listPrefix.Length && !item.Name.EndsWith('/') && !item.Name.Contains("//", StringComparison.Ordinal))
+                {
+                    files.Add(new StorageFileInfo(ToPath(prefix, item.Name), item.Properties.ContentLength ?? 0,
+                        item.Properties.LastModified ?? DateTimeOffset.UnixEpoch, false));
+                }
+            }
+        }
+
+        return files;
+    }
+
     /// <summary>
     /// A read-only SAS URL for the blob (GET or HEAD), valid for the redirect expiry; null for other methods. Signed with
     /// the account key under shared-key credentials, with a user delegation key under Entra credentials (the identity

@@ -366,6 +366,47 @@ public sealed partial class S3Driver : IStorageDriver, IDisposable
     }
 
     /// <summary>
+    /// A HEAD to learn whether the object is there, then one DeleteObject: two small requests, where
+    /// <see cref="DeleteAsync"/> lists below the key and deletes in a batch.
+    /// </summary>
+    public async Task<bool> DeleteFileAsync(string path, CancellationToken cancellationToken)
+    {
+        var key = ObjectKey(path);
+        if (await HeadAsync(key, cancellationToken) is null)
+        {
+            return false;
+        }
+
+        await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = Bucket, Key = key }, cancellationToken);
+        return true;
+    }
+
+    /// <summary>One flat listing (no delimiter), a request per page of <see cref="ListPageSize"/> keys, sizes and times included.</summary>
+    public async Task<IReadOnlyList<StorageFileInfo>> ListFilesAsync(string path, CancellationToken cancellationToken)
+    {
+        var prefix = ObjectKey(path) + "/";
+        var files = new List<StorageFileInfo>();
+        var request = new ListObjectsV2Request { BucketName = Bucket, Prefix = prefix, MaxKeys = ListPageSize };
+        do
+        {
+            var page = await _client.ListObjectsV2Async(request, cancellationToken);
+            foreach (var item in page.S3Objects ?? [])
+            {
+                // Directory markers (keys ending in '/') and empty segments name no file Berth could address.
+                if (item.Key.Length > prefix.Length && !item.Key.EndsWith('/') && !item.Key.Contains("//", StringComparison.Ordinal))
+                {
+                    files.Add(new StorageFileInfo(ToPath(item.Key), item.Size ?? 0, ToTimestamp(item.LastModified), false));
+                }
+            }
+
+            request.ContinuationToken = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (request.ContinuationToken is not null);
+
+        return files;
+    }
+
+    /// <summary>
     /// A presigned GET (or HEAD) URL for the object, valid for the configured expiry; null for other
     /// methods. The object is not looked up: the caller has already found it.
     /// </summary>

@@ -74,6 +74,8 @@ public static class StorageTracing
         "list" => "storage.list",
         "move" => "storage.move",
         "delete" => "storage.delete",
+        "delete_file" => "storage.delete_file",
+        "list_files" => "storage.list_files",
         "redirect_url" => "storage.redirect_url",
         _ => "storage." + operation,
     };

@@ -1,3 +1,4 @@
+using System.IO.Enumeration;
 using Microsoft.Extensions.Logging;
 
 namespace Berth.Storage.Drivers;
@@ -290,6 +291,60 @@ public sealed partial class FilesystemDriver : IStorageDriver, ILocalFileDriver
         }
 
         return Task.CompletedTask;
+    }
+
+    public Task<bool> DeleteFileAsync(string path, CancellationToken cancellationToken)
+    {
+        var full = LocalPath(path);
+        if (!File.Exists(full))
+        {
+            return Task.FromResult(false);
+        }
+
+        try
+        {
+            File.Delete(full);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Its directory went with a concurrent delete: not there either way.
+            return Task.FromResult(false);
+        }
+
+        return Task.FromResult(true);
+    }
+
+    private static readonly EnumerationOptions ListFilesOptions = new()
+    {
+        RecurseSubdirectories = true,
+        AttributesToSkip = 0,
+        IgnoreInaccessible = false,
+    };
+
+    public Task<IReadOnlyList<StorageFileInfo>> ListFilesAsync(string path, CancellationToken cancellationToken)
+    {
+        var full = LocalPath(path);
+        if (!Directory.Exists(full))
+        {
+            return Task.FromResult<IReadOnlyList<StorageFileInfo>>([]);
+        }
+
+        // One readdir per directory and the enumeration's own stat per file. A file removed between the two still
+        // appears, as on an object store whose listing is a moment old; a subdirectory removed mid-walk is skipped.
+        var files = new FileSystemEnumerable<StorageFileInfo>(full,
+            (ref entry) => new StorageFileInfo(path + entry.ToFullPath()[full.Length..], entry.Length, entry.LastWriteTimeUtc, false),
+            ListFilesOptions)
+        {
+            ShouldIncludePredicate = (ref entry) => !entry.IsDirectory,
+        };
+        try
+        {
+            return Task.FromResult<IReadOnlyList<StorageFileInfo>>([.. files]);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return Task.FromResult<IReadOnlyList<StorageFileInfo>>([]);
+        }
     }
 
     private static bool TryRemoveEmptyDirectory(string full)

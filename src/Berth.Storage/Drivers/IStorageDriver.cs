@@ -56,6 +56,76 @@ public interface IStorageDriver
     Task DeleteAsync(string path, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Deletes the file at the path and nothing else; false when no file is there (a directory is not a file). Object
+    /// stores do this without the listing <see cref="DeleteAsync"/> needs to find what is below a path. The default
+    /// stats, then deletes.
+    /// </summary>
+    async Task<bool> DeleteFileAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if ((await StatAsync(path, cancellationToken)).IsDirectory)
+            {
+                return false;
+            }
+
+            await DeleteAsync(path, cancellationToken);
+            return true;
+        }
+        catch (StoragePathNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Every file below the directory at any depth, with its size and modification time, in no particular order; empty
+    /// when nothing is there. Object stores answer with one flat listing per page of files, where a walk needs a listing
+    /// per directory and a stat per file. The result is held whole: list bounded subtrees (one blob prefix directory,
+    /// one repository's layer links). The default walks with <see cref="ListAsync"/> and <see cref="StatAsync"/>.
+    /// </summary>
+    async Task<IReadOnlyList<StorageFileInfo>> ListFilesAsync(string path, CancellationToken cancellationToken)
+    {
+        var files = new List<StorageFileInfo>();
+        var pending = new Stack<string>();
+        pending.Push(path);
+        while (pending.TryPop(out var directory))
+        {
+            IReadOnlyList<string> children;
+            try
+            {
+                children = await ListAsync(directory, cancellationToken);
+            }
+            catch (StoragePathNotFoundException)
+            {
+                continue;
+            }
+
+            foreach (var child in children)
+            {
+                try
+                {
+                    var info = await StatAsync(child, cancellationToken);
+                    if (info.IsDirectory)
+                    {
+                        pending.Push(child);
+                    }
+                    else
+                    {
+                        files.Add(info);
+                    }
+                }
+                catch (StoragePathNotFoundException)
+                {
+                    // Removed since the listing: not there.
+                }
+            }
+        }
+
+        return files;
+    }
+
+    /// <summary>
     /// A URL a client may fetch the content from directly, or null when the driver serves bytes
     /// itself (the filesystem and in-memory drivers always answer null).
     /// </summary>

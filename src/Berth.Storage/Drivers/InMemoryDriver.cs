@@ -161,6 +161,25 @@ public sealed class InMemoryDriver : IStorageDriver
         return Task.CompletedTask;
     }
 
+    public Task<bool> DeleteFileAsync(string path, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult(_files.Remove(path));
+        }
+    }
+
+    public Task<IReadOnlyList<StorageFileInfo>> ListFilesAsync(string path, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var prefix = path + "/";
+            return Task.FromResult<IReadOnlyList<StorageFileInfo>>([.. _files
+                .Where(entry => entry.Key.StartsWith(prefix, StringComparison.Ordinal))
+                .Select(entry => new StorageFileInfo(entry.Key, entry.Value.Length, entry.Value.ModifiedAt, false))]);
+        }
+    }
+
     public Task<Uri?> RedirectUriAsync(string path, string method, CancellationToken cancellationToken) => Task.FromResult<Uri?>(null);
 
     private InMemoryFile Find(string path) =>

@@ -86,6 +86,18 @@ public sealed partial class ValidatingDriver(IStorageDriver inner) : IStorageDri
         return MeasuredAsync("delete", path, () => Inner.DeleteAsync(path, cancellationToken));
     }
 
+    public Task<bool> DeleteFileAsync(string path, CancellationToken cancellationToken)
+    {
+        ValidatePath(path);
+        return MeasuredAsync("delete_file", path, () => Inner.DeleteFileAsync(path, cancellationToken));
+    }
+
+    public Task<IReadOnlyList<StorageFileInfo>> ListFilesAsync(string path, CancellationToken cancellationToken)
+    {
+        ValidatePath(path);
+        return MeasuredAsync("list_files", path, () => Inner.ListFilesAsync(path, cancellationToken));
+    }
+
     public Task<Uri?> RedirectUriAsync(string path, string method, CancellationToken cancellationToken)
     {
         ValidatePath(path);

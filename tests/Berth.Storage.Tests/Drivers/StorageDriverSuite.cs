@@ -613,6 +613,83 @@ public abstract class StorageDriverSuite : IDisposable
         Assert.Equal(Bytes("2"), await Driver.GetContentAsync("/dir/a", 100, Ct));
     }
 
+    [Fact]
+    public async Task DeleteFile_File_RemovesOnlyThatFileAndSaysSo()
+    {
+        await Driver.PutContentAsync("/dir/a", Bytes("a"), Ct);
+        await Driver.PutContentAsync("/dir/a-2", Bytes("sibling with shared prefix"), Ct);
+        await Driver.PutContentAsync("/dir/b", Bytes("b"), Ct);
+
+        Assert.True(await Driver.DeleteFileAsync("/dir/a", Ct));
+
+        Assert.False(await ExistsAsync("/dir/a"));
+        Assert.Equal(Bytes("sibling with shared prefix"), await Driver.GetContentAsync("/dir/a-2", 100, Ct));
+        Assert.Equal(Bytes("b"), await Driver.GetContentAsync("/dir/b", 100, Ct));
+        Assert.False(await Driver.DeleteFileAsync("/dir/a", Ct));
+    }
+
+    [Fact]
+    public async Task DeleteFile_MissingPathOrDirectory_ReturnsFalseAndDeletesNothing()
+    {
+        await Driver.PutContentAsync("/dir/sub/x", Bytes("x"), Ct);
+
+        Assert.False(await Driver.DeleteFileAsync("/dir/sub", Ct));
+        Assert.False(await Driver.DeleteFileAsync("/dir/missing", Ct));
+        Assert.False(await Driver.DeleteFileAsync("/nothing/at/all", Ct));
+        Assert.False(await Driver.DeleteFileAsync("/dir/sub/x/below-a-file", Ct));
+
+        Assert.Equal(Bytes("x"), await Driver.GetContentAsync("/dir/sub/x", 100, Ct));
+    }
+
+    // ---- list files ----
+
+    [Fact]
+    public async Task ListFiles_ReturnsEveryFileBelowAtAnyDepthWithItsSizeAndTime()
+    {
+        await Driver.PutContentAsync("/t/a", Bytes("abc"), Ct);
+        await Driver.PutContentAsync("/t/b/c", Bytes("hello"), Ct);
+        await Driver.PutContentAsync("/t/b/d/e", Bytes("e"), Ct);
+        await Driver.PutContentAsync("/t-sibling/x", Bytes("not below /t"), Ct);
+        await Driver.PutContentAsync("/t2/y", Bytes("nor this"), Ct);
+
+        var files = (await Driver.ListFilesAsync("/t", Ct)).OrderBy(f => f.Path, StringComparer.Ordinal).ToList();
+
+        Assert.Equal(["/t/a", "/t/b/c", "/t/b/d/e"], files.Select(f => f.Path));
+        Assert.Equal([3L, 5L, 1L], files.Select(f => f.Size));
+        Assert.All(files, f => Assert.False(f.IsDirectory));
+        foreach (var file in files)
+        {
+            // The listing's time and a stat's may differ in precision (an object store's listing has milliseconds, its
+            // HEAD whole seconds), never by more.
+            var stat = await Driver.StatAsync(file.Path, Ct);
+            Assert.InRange((file.ModifiedAt - stat.ModifiedAt).Duration(), TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        }
+    }
+
+    [Fact]
+    public async Task ListFiles_MissingDirectoryOrAFile_IsEmpty()
+    {
+        await Driver.PutContentAsync("/dir/file", Bytes("x"), Ct);
+
+        Assert.Empty(await Driver.ListFilesAsync("/missing", Ct));
+        Assert.Empty(await Driver.ListFilesAsync("/dir/missing", Ct));
+        Assert.Empty(await Driver.ListFilesAsync("/dir/file", Ct));
+        Assert.Equal(["/dir/file"], (await Driver.ListFilesAsync("/dir", Ct)).Select(f => f.Path));
+    }
+
+    [Fact]
+    public async Task ListFiles_AfterDeletes_ShowsOnlyWhatIsLeft()
+    {
+        await Driver.PutContentAsync("/g/1/data", Bytes("1"), Ct);
+        await Driver.PutContentAsync("/g/2/data", Bytes("2"), Ct);
+        await Driver.PutContentAsync("/g/3/data", Bytes("3"), Ct);
+
+        await Driver.DeleteFileAsync("/g/1/data", Ct);
+        await Driver.DeleteAsync("/g/2", Ct);
+
+        Assert.Equal(["/g/3/data"], (await Driver.ListFilesAsync("/g", Ct)).Select(f => f.Path));
+    }
+
     // ---- misc ----
 
     [Fact]
@@ -670,6 +747,8 @@ public abstract class StorageDriverSuite : IDisposable
         await Assert.ThrowsAsync<InvalidStoragePathException>(() => Driver.MoveAsync("/valid", path, Ct));
         await Assert.ThrowsAsync<InvalidStoragePathException>(() => Driver.MoveAsync(path, "/valid2", Ct));
         await Assert.ThrowsAsync<InvalidStoragePathException>(() => Driver.DeleteAsync(path, Ct));
+        await Assert.ThrowsAsync<InvalidStoragePathException>(() => Driver.DeleteFileAsync(path, Ct));
+        await Assert.ThrowsAsync<InvalidStoragePathException>(() => Driver.ListFilesAsync(path, Ct));
         await Assert.ThrowsAsync<InvalidStoragePathException>(() => Driver.RedirectUriAsync(path, "GET", Ct));
         Assert.Equal(Bytes("x"), await Driver.GetContentAsync("/valid", 100, Ct));
     }
@@ -683,6 +762,8 @@ public abstract class StorageDriverSuite : IDisposable
         await Assert.ThrowsAsync<InvalidStoragePathException>(() => Driver.GetContentAsync("/", 100, Ct));
         await Assert.ThrowsAsync<InvalidStoragePathException>(() => Driver.StatAsync("/", Ct));
         await Assert.ThrowsAsync<InvalidStoragePathException>(() => Driver.DeleteAsync("/", Ct));
+        await Assert.ThrowsAsync<InvalidStoragePathException>(() => Driver.DeleteFileAsync("/", Ct));
+        await Assert.ThrowsAsync<InvalidStoragePathException>(() => Driver.ListFilesAsync("/", Ct));
     }
 
     [Fact]
