@@ -43,6 +43,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         MaintenanceLog.CollectionStarted(logger, options.DryRun, options.DeleteUntagged, options.GracePeriod);
 
         int recovered;
+        var phaseStarted = started;
         if (options.DryRun)
         {
             recovered = 0;
@@ -58,9 +59,12 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             recovered = await RecoverQuarantineAsync(driver, logger, cancellationToken);
         }
 
+        PhaseDone("recover", ref phaseStarted);
         await MarkAsync(cancellationToken);
+        PhaseDone("mark", ref phaseStarted);
         await InvokeAsync(options.Hooks?.AfterMark, cancellationToken);
         var plan = await PlanAsync(cancellationToken);
+        PhaseDone("plan", ref phaseStarted);
 
         if (options.DryRun)
         {
@@ -74,21 +78,27 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             try
             {
                 await DeleteManifestsAsync(cancellationToken);
+                PhaseDone("delete manifests", ref phaseStarted);
                 await QuarantineAsync(plan.Blobs, cancellationToken);
+                PhaseDone("quarantine", ref phaseStarted);
                 await InvokeAsync(options.Hooks?.AfterQuarantine, cancellationToken);
                 if (_quarantined.Count > 0 || _manifestsDeleted > 0)
                 {
                     if (options.SettleDelay > TimeSpan.Zero)
                     {
                         await Task.Delay(options.SettleDelay, time, cancellationToken);
+                        PhaseDone("settle", ref phaseStarted);
                     }
 
                     await RescanAsync(cancellationToken);
+                    PhaseDone("rescan", ref phaseStarted);
                 }
 
                 await InvokeAsync(options.Hooks?.BeforePurge, cancellationToken);
                 await PurgeAsync(cancellationToken);
+                PhaseDone("purge", ref phaseStarted);
                 await RemoveDanglingLinksAsync(plan.DanglingLinks, cancellationToken);
+                PhaseDone("dangling links", ref phaseStarted);
             }
             finally
             {
@@ -343,42 +353,45 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
 
     private async Task<SweepPlan> PlanAsync(CancellationToken cancellationToken)
     {
-        // Which repositories link each unmarked digest: the links to check for youth, and to remove. Listed now, not
-        // during the mark, so that only the unmarked ones are ever held (half of a million links or more at scale).
+        // Which repositories link each unmarked digest (the links to remove), and whether any of those links is young.
+        // Listed now, not during the mark, so that only the unmarked ones are ever held (half of a million links or more at
+        // scale). A window of repositories is listed at once and merged in order, so at most a window's links are held
+        // beyond the unmarked ones, and every run lists the linkers in the same order.
         var linked = new Dictionary<DigestKey, LinkedDigest>();
-        foreach (var repository in _repositories)
+        foreach (var window in _repositories.Chunk(options.MaxConcurrency))
         {
-            var links = await LayoutWalker.DigestTreeAsync(driver, StoragePaths.Repository(repository.Name) + "/_layers", cancellationToken);
-            foreach (var digest in links)
+            var listings = new List<(Digest Digest, DateTimeOffset ModifiedAt)>[window.Length];
+            await ForEachAsync(Enumerable.Range(0, window.Length), async (index, token) =>
+                listings[index] = await LayoutWalker.LayerLinksAsync(driver, window[index].Name, token), cancellationToken);
+            for (var index = 0; index < window.Length; index++)
             {
-                var key = DigestKey.Of(digest);
-                if (!_marked.Contains(key))
+                foreach (var (digest, modifiedAt) in listings[index])
                 {
-                    ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(linked, key, out _);
-                    entry.Linkers = entry.Linkers is null ? [repository] : [.. entry.Linkers, repository];
+                    var key = DigestKey.Of(digest);
+                    if (!_marked.Contains(key))
+                    {
+                        ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(linked, key, out _);
+                        entry.Linkers = entry.Linkers is null ? [window[index]] : [.. entry.Linkers, window[index]];
+                        entry.YoungLink |= modifiedAt >= _protectedSince;
+                    }
                 }
             }
         }
 
-        // Every blob's data, in parallel within a prefix directory: the unmarked ones past the grace period are the
-        // candidates; every unmarked one present (young or old) tells its links apart from dangling ones.
+        // Every blob's data, prefix directories listed in parallel (one listing request per thousand blobs on an object
+        // store, sizes and times included): the unmarked ones past the grace period are the candidates; every unmarked
+        // one present (young or old) tells its links apart from dangling ones.
         var old = new ConcurrentBag<(DigestKey Key, long Size)>();
         var young = new ConcurrentBag<DigestKey>();
-        await foreach (var prefix in LayoutWalker.BlobPrefixesAsync(driver, cancellationToken))
+        await ForEachAsync(LayoutWalker.BlobPrefixDirectoriesAsync(driver, cancellationToken), async (prefix, token) =>
         {
-            await ForEachAsync(prefix, async (digest, token) =>
+            foreach (var (digest, info) in await LayoutWalker.BlobDataAsync(driver, prefix.Algorithm, prefix.Directory, token))
             {
-                var info = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.BlobData(digest), token);
-                if (info is null || info.IsDirectory)
-                {
-                    return;
-                }
-
                 Interlocked.Increment(ref _blobsScanned);
                 var key = DigestKey.Of(digest);
                 if (_marked.Contains(key))
                 {
-                    return;
+                    continue;
                 }
 
                 if (info.ModifiedAt >= _protectedSince)
@@ -390,8 +403,8 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
                 {
                     old.Add((key, info.Size));
                 }
-            }, cancellationToken);
-        }
+            }
+        }, cancellationToken);
 
         var oldBlobs = old.ToArray();
         old.Clear();
@@ -404,25 +417,20 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             }
         }
 
-        // Slots by position, so the candidates need no second collection before they are sorted.
-        var chosen = new BlobCandidate?[oldBlobs.Length];
-        await ForEachAsync(Enumerable.Range(0, oldBlobs.Length), async (index, token) =>
+        // An old blob with a young link was re-linked without being rewritten (a dedup'ed upload, a mount): kept. A link
+        // rewritten after the listing is the re-scan's to find, as one made after the plan is.
+        var blobs = new List<BlobCandidate>(oldBlobs.Length);
+        foreach (var blob in oldBlobs)
         {
-            var blob = oldBlobs[index];
-            var linkedBy = linked.TryGetValue(blob.Key, out var entry) ? entry.Linkers! : [];
-            var digest = linkedBy.Length > 0 ? blob.Key.ToDigest() : default;
-            foreach (var repository in linkedBy)
+            var entry = linked.GetValueOrDefault(blob.Key);
+            if (entry.YoungLink)
             {
-                var link = await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(repository.Name, digest), token);
-                if (link is not null && link.ModifiedAt >= _protectedSince)
-                {
-                    Interlocked.Increment(ref _blobsInGrace);
-                    return;
-                }
+                _blobsInGrace++;
+                continue;
             }
 
-            chosen[index] = new BlobCandidate(blob.Key, blob.Size, linkedBy);
-        }, cancellationToken);
+            blobs.Add(new BlobCandidate(blob.Key, blob.Size, entry.Linkers ?? []));
+        }
 
         // A dry run does not recover a crashed run's quarantine, but a real run would first: links
         // to those blobs are not dangling.
@@ -450,7 +458,6 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             }
         }
 
-        var blobs = chosen.OfType<BlobCandidate>().ToList();
         blobs.Sort((x, y) => x.Key.CompareTo(y.Key));
         foreach (var blob in progress is null ? [] : blobs)
         {
@@ -553,7 +560,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
 
             if (!_quarantined.IsEmpty)
             {
-                foreach (var digest in await LayoutWalker.DigestTreeAsync(driver, root + "/_layers", cancellationToken))
+                foreach (var (digest, modifiedAt) in await LayoutWalker.LayerLinksAsync(driver, name, cancellationToken))
                 {
                     var key = DigestKey.Of(digest);
                     if (!_quarantined.TryGetValue(key, out var quarantined))
@@ -562,9 +569,7 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
                     }
 
                     // A link the plan did not see is new by definition; one it saw counts only if rewritten.
-                    var fresh = !quarantined.Linkers.Contains(repository)
-                        || await LayoutWalker.StatOrNullAsync(driver, StoragePaths.LayerLink(name, digest), cancellationToken) is { } link
-                            && link.ModifiedAt >= _protectedSince;
+                    var fresh = !quarantined.Linkers.Contains(repository) || modifiedAt >= _protectedSince;
                     if (fresh)
                     {
                         await MarkBlobAsync(digest, cancellationToken);
@@ -712,6 +717,14 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         return info?.ModifiedAt;
     }
 
+    /// <summary>Logs how long the phase that just ended took (debug level: what an operator sizing a run asks first).</summary>
+    private void PhaseDone(string phase, ref long phaseStarted)
+    {
+        var now = time.GetTimestamp();
+        MaintenanceLog.CollectionPhase(logger, phase, time.GetElapsedTime(phaseStarted, now));
+        phaseStarted = now;
+    }
+
     private RepositoryState Register(RepositoryName name, bool addedByRescan)
     {
         var repository = new RepositoryState(name, addedByRescan);
@@ -721,7 +734,13 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
     }
 
     private Task ForEachAsync<T>(IEnumerable<T> source, Func<T, CancellationToken, ValueTask> body, CancellationToken cancellationToken) =>
-        Parallel.ForEachAsync(source, new ParallelOptions { MaxDegreeOfParallelism = options.MaxConcurrency, CancellationToken = cancellationToken }, body);
+        Parallel.ForEachAsync(source, Parallelism(cancellationToken), body);
+
+    private Task ForEachAsync<T>(IAsyncEnumerable<T> source, Func<T, CancellationToken, ValueTask> body, CancellationToken cancellationToken) =>
+        Parallel.ForEachAsync(source, Parallelism(cancellationToken), body);
+
+    private ParallelOptions Parallelism(CancellationToken cancellationToken) =>
+        new() { MaxDegreeOfParallelism = options.MaxConcurrency, CancellationToken = cancellationToken };
 
     private static async Task InvokeAsync(Func<CancellationToken, Task>? hook, CancellationToken cancellationToken)
     {
@@ -744,11 +763,15 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         }
     }
 
-    /// <summary>An unmarked digest's linking repositories, and whether its data was there when the plan looked.</summary>
+    /// <summary>
+    /// An unmarked digest's linking repositories, whether any of their links was young when listed, and whether its data
+    /// was there when the plan looked.
+    /// </summary>
     private struct LinkedDigest
     {
         // An array, not a list: nearly every digest has one linker, and there are hundreds of thousands of them.
         public RepositoryState[]? Linkers;
+        public bool YoungLink;
         public bool Present;
     }
 

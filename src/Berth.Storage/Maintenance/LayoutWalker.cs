@@ -94,11 +94,10 @@ internal static class LayoutWalker
     }
 
     /// <summary>
-    /// Every blob directory of the content store, <c>blobs/&lt;alg&gt;/&lt;hex[0:2]&gt;/&lt;hex&gt;</c>, by
-    /// prefix directory so a caller can stat them in parallel. Whether <c>data</c> exists is the
-    /// caller's to check (the filesystem keeps empty directories).
+    /// Every prefix directory of the content store, <c>blobs/&lt;alg&gt;/&lt;hex[0:2]&gt;</c>, with its algorithm, so that a
+    /// caller can list them in parallel (<see cref="BlobDataAsync"/>).
     /// </summary>
-    public static async IAsyncEnumerable<List<Digest>> BlobPrefixesAsync(IStorageDriver driver,
+    public static async IAsyncEnumerable<(string Algorithm, string Directory)> BlobPrefixDirectoriesAsync(IStorageDriver driver,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         foreach (var algorithmDirectory in await Links.ListOrEmptyAsync(driver, StoragePaths.BlobsRoot, cancellationToken))
@@ -111,21 +110,98 @@ internal static class LayoutWalker
 
             foreach (var prefixDirectory in await Links.ListOrEmptyAsync(driver, algorithmDirectory, cancellationToken))
             {
-                var prefix = Links.LastSegment(prefixDirectory);
-                var digests = new List<Digest>();
-                foreach (var entry in await Links.ListOrEmptyAsync(driver, prefixDirectory, cancellationToken))
+                if (Links.LastSegment(prefixDirectory).Length == 2)
                 {
-                    // A blob filed under the wrong prefix is not reachable by any store: leave it alone.
-                    if (Digest.TryParse(algorithm + ":" + Links.LastSegment(entry), out var digest)
-                        && digest.Encoded.StartsWith(prefix, StringComparison.Ordinal) && prefix.Length == 2)
-                    {
-                        digests.Add(digest);
-                    }
+                    yield return (algorithm, prefixDirectory);
                 }
-
-                yield return digests;
             }
         }
+    }
+
+    /// <summary>
+    /// Every blob directory of the content store, <c>blobs/&lt;alg&gt;/&lt;hex[0:2]&gt;/&lt;hex&gt;</c>, by prefix directory,
+    /// whether or not it holds <c>data</c> (the filesystem keeps empty directories; the scrub counts them).
+    /// </summary>
+    public static async IAsyncEnumerable<List<Digest>> BlobPrefixesAsync(IStorageDriver driver,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var (algorithm, prefixDirectory) in BlobPrefixDirectoriesAsync(driver, cancellationToken))
+        {
+            var prefix = Links.LastSegment(prefixDirectory);
+            var digests = new List<Digest>();
+            foreach (var entry in await Links.ListOrEmptyAsync(driver, prefixDirectory, cancellationToken))
+            {
+                // A blob filed under the wrong prefix is not reachable by any store: leave it alone.
+                if (Digest.TryParse(algorithm + ":" + Links.LastSegment(entry), out var digest) && digest.Encoded.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    digests.Add(digest);
+                }
+            }
+
+            yield return digests;
+        }
+    }
+
+    /// <summary>
+    /// The blobs of one prefix directory whose <c>data</c> is there, with its size and modification time: one
+    /// <see cref="IStorageDriver.ListFilesAsync"/>, which on an object store is a listing request per thousand blobs
+    /// instead of a HEAD per blob. Anything else below the directory (a blob filed under the wrong prefix, which no store
+    /// can reach, or a stray file) is left alone.
+    /// </summary>
+    public static async Task<List<(Digest Digest, StorageFileInfo Data)>> BlobDataAsync(IStorageDriver driver, string algorithm,
+        string prefixDirectory, CancellationToken cancellationToken)
+    {
+        var prefix = Links.LastSegment(prefixDirectory);
+        var result = new List<(Digest, StorageFileInfo)>();
+        foreach (var file in await driver.ListFilesAsync(prefixDirectory, cancellationToken))
+        {
+            if (EntryBelow(file.Path, prefixDirectory, "data") is { } encoded && encoded.StartsWith(prefix, StringComparison.Ordinal)
+                && Digest.TryParse(algorithm + ":" + encoded, out var digest))
+            {
+                result.Add((digest, file));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// A repository's layer links that are there (<c>_layers/&lt;alg&gt;/&lt;hex&gt;/link</c>), with their modification times,
+    /// from one <see cref="IStorageDriver.ListFilesAsync"/>: no stat per link.
+    /// </summary>
+    public static async Task<List<(Digest Digest, DateTimeOffset ModifiedAt)>> LayerLinksAsync(IStorageDriver driver, RepositoryName name,
+        CancellationToken cancellationToken)
+    {
+        var layers = StoragePaths.Repository(name) + "/_layers";
+        var result = new List<(Digest, DateTimeOffset)>();
+        foreach (var file in await driver.ListFilesAsync(layers, cancellationToken))
+        {
+            // <layers>/<alg>/<hex>/link: split off the algorithm, then take the hex as for a blob.
+            var algorithmEnd = file.Path.IndexOf('/', layers.Length + 1);
+            if (algorithmEnd < 0)
+            {
+                continue;
+            }
+
+            var algorithm = file.Path[(layers.Length + 1)..algorithmEnd];
+            if (EntryBelow(file.Path, file.Path[..algorithmEnd], "link") is { } encoded && Digest.TryParse(algorithm + ":" + encoded, out var digest))
+            {
+                result.Add((digest, file.ModifiedAt));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>For <c>&lt;directory&gt;/&lt;entry&gt;/&lt;fileName&gt;</c> exactly, the entry's name; otherwise null.</summary>
+    private static string? EntryBelow(string path, string directory, string fileName)
+    {
+        var start = directory.Length + 1;
+        var end = path.Length - fileName.Length - 1;
+        return end > start && path.StartsWith(directory, StringComparison.Ordinal) && path[directory.Length] == '/'
+            && path[end] == '/' && path.EndsWith(fileName, StringComparison.Ordinal) && path.IndexOf('/', start, end - start) < 0
+            ? path[start..end]
+            : null;
     }
 
     /// <summary>Stat, or null when the path does not exist.</summary>

@@ -15,6 +15,9 @@ internal static partial class MaintenanceLog
     public static partial void CollectionFinished(ILogger logger, TimeSpan duration, int repositories, int manifestsDeleted, int manifestsScanned,
         int blobsDeleted, int blobsScanned, long bytesFreed, int linksRemoved, int blobsRestored, bool dryRun);
 
+    [LoggerMessage(EventId = 2111, Level = LogLevel.Debug, Message = "Garbage collection phase {Phase} took {Duration}")]
+    public static partial void CollectionPhase(ILogger logger, string phase, TimeSpan duration);
+
     [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Deleted untagged manifest {Digest} of {Repository}")]
     public static partial void ManifestDeleted(ILogger logger, Digest digest, RepositoryName repository);
 

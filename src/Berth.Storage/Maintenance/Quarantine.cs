@@ -63,7 +63,7 @@ internal static class Quarantine
 
     /// <summary>Deletes quarantined data for good; false when it was not there.</summary>
     public static Task<bool> PurgeAsync(IStorageDriver driver, Digest digest, CancellationToken cancellationToken) =>
-        Links.DeleteIfExistsAsync(driver, PathOf(digest), cancellationToken);
+        driver.DeleteFileAsync(PathOf(digest), cancellationToken);
 
     /// <summary>Every digest currently in quarantine.</summary>
     public static Task<List<Digest>> ListAsync(IStorageDriver driver, CancellationToken cancellationToken) =>

@@ -10,11 +10,11 @@ internal static class SafeDelete
     /// delete: the filesystem driver deletes a directory by renaming it away first, and a link
     /// written concurrently into it (rename(2) resolves the parent before the directory moves)
     /// would vanish with it. Unlinking one file is atomic, and a link rewritten a moment later
-    /// simply survives. False when the link was not there.
+    /// simply survives (and on an object store a single-object delete needs no listing). False when the link was not there.
     /// </summary>
     public static async Task<bool> DeleteLinkAsync(IStorageDriver driver, string linkPath, CancellationToken cancellationToken)
     {
-        var deleted = await Links.DeleteIfExistsAsync(driver, linkPath, cancellationToken);
+        var deleted = await driver.DeleteFileAsync(linkPath, cancellationToken);
         TryRemoveEmptyDirectory(driver, linkPath[..linkPath.LastIndexOf('/')]);
         return deleted;
     }
