@@ -207,7 +207,7 @@ public sealed class CatalogStore(IStorageDriver driver, TimeProvider? time = nul
     }
 
     private static string? LocalRepositoriesRoot(IStorageDriver driver) =>
-        (driver is ValidatingDriver { Inner: ILocalFileDriver inner } ? inner : driver as ILocalFileDriver)?.LocalPath(StoragePaths.RepositoriesRoot);
+        driver.AsLocal()?.LocalPath(StoragePaths.RepositoriesRoot);
 
     /// <summary>
     /// Every repository below <c>repositories/</c>, unsorted: the tree level by level, each level's directories listed

@@ -24,9 +24,9 @@ namespace Berth.Storage.Maintenance;
 /// older than the grace period, and no <c>_layers</c> link to it is younger than the grace period
 /// (a dedup'ed upload or a mount re-links old data without rewriting it); the plan lists the
 /// <c>_layers</c> links of the repositories the mark walked once the mark is done, and holds only
-/// those to unmarked digests. Links and blob data are listed with their sizes and times
-/// (<see cref="IStorageDriver.ListFilesAsync"/>: on an object store a request per thousand files, not a
-/// HEAD per file). <c>_layers</c> links to collected blobs, and old links to blobs that
+/// those to unmarked digests. Links and blob data come with their sizes and times from flat listings on
+/// object stores (<see cref="IStorageDriver.ListFilesAsync"/>: a request per thousand files, not a HEAD
+/// per file) and from a stat per file by name on the filesystem (<see cref="LayoutWalker"/>). <c>_layers</c> links to collected blobs, and old links to blobs that
 /// no longer exist, are removed. Links are removed
 /// file by file, never as a directory tree (<see cref="SafeDelete"/>), so a link written at the
 /// same moment survives.</para>

@@ -143,16 +143,31 @@ internal static class LayoutWalker
     }
 
     /// <summary>
-    /// The blobs of one prefix directory whose <c>data</c> is there, with its size and modification time: one
-    /// <see cref="IStorageDriver.ListFilesAsync"/>, which on an object store is a listing request per thousand blobs
-    /// instead of a HEAD per blob. Anything else below the directory (a blob filed under the wrong prefix, which no store
-    /// can reach, or a stray file) is left alone.
+    /// The blobs of one prefix directory whose <c>data</c> is there, with its size and modification time. On an object
+    /// store one <see cref="IStorageDriver.ListFilesAsync"/>: a listing request per thousand blobs instead of a HEAD per
+    /// blob. On the filesystem a stat per blob, by name, which costs less than opening every blob directory to find its
+    /// one file. Anything else below the directory (a blob filed under the wrong prefix, which no store can reach, or a
+    /// stray file) is left alone.
     /// </summary>
     public static async Task<List<(Digest Digest, StorageFileInfo Data)>> BlobDataAsync(IStorageDriver driver, string algorithm,
         string prefixDirectory, CancellationToken cancellationToken)
     {
         var prefix = Links.LastSegment(prefixDirectory);
         var result = new List<(Digest, StorageFileInfo)>();
+        if (driver.AsLocal() is not null)
+        {
+            foreach (var entry in await Links.ListOrEmptyAsync(driver, prefixDirectory, cancellationToken))
+            {
+                if (Digest.TryParse(algorithm + ":" + Links.LastSegment(entry), out var digest) && digest.Encoded.StartsWith(prefix, StringComparison.Ordinal)
+                    && await StatOrNullAsync(driver, StoragePaths.BlobData(digest), cancellationToken) is { IsDirectory: false } data)
+                {
+                    result.Add((digest, data));
+                }
+            }
+
+            return result;
+        }
+
         foreach (var file in await driver.ListFilesAsync(prefixDirectory, cancellationToken))
         {
             if (EntryBelow(file.Path, prefixDirectory, "data") is { } encoded && encoded.StartsWith(prefix, StringComparison.Ordinal)
@@ -166,14 +181,28 @@ internal static class LayoutWalker
     }
 
     /// <summary>
-    /// A repository's layer links that are there (<c>_layers/&lt;alg&gt;/&lt;hex&gt;/link</c>), with their modification times,
-    /// from one <see cref="IStorageDriver.ListFilesAsync"/>: no stat per link.
+    /// A repository's layer links that are there (<c>_layers/&lt;alg&gt;/&lt;hex&gt;/link</c>), with their modification times:
+    /// on an object store from one <see cref="IStorageDriver.ListFilesAsync"/>, on the filesystem a stat per link by name
+    /// (as for <see cref="BlobDataAsync"/>).
     /// </summary>
     public static async Task<List<(Digest Digest, DateTimeOffset ModifiedAt)>> LayerLinksAsync(IStorageDriver driver, RepositoryName name,
         CancellationToken cancellationToken)
     {
         var layers = StoragePaths.Repository(name) + "/_layers";
         var result = new List<(Digest, DateTimeOffset)>();
+        if (driver.AsLocal() is not null)
+        {
+            foreach (var digest in await DigestTreeAsync(driver, layers, cancellationToken))
+            {
+                if (await StatOrNullAsync(driver, StoragePaths.LayerLink(name, digest), cancellationToken) is { IsDirectory: false } link)
+                {
+                    result.Add((digest, link.ModifiedAt));
+                }
+            }
+
+            return result;
+        }
+
         foreach (var file in await driver.ListFilesAsync(layers, cancellationToken))
         {
             // <layers>/<alg>/<hex>/link: split off the algorithm, then take the hex as for a blob.

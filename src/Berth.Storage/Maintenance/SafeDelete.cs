@@ -28,7 +28,7 @@ internal static class SafeDelete
     /// </summary>
     public static void TryRemoveEmptyDirectory(IStorageDriver driver, string path)
     {
-        var local = driver is ValidatingDriver { Inner: ILocalFileDriver inner } ? inner : driver as ILocalFileDriver;
+        var local = driver.AsLocal();
         if (local is null)
         {
             return;

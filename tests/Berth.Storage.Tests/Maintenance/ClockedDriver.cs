@@ -91,6 +91,22 @@ internal class ClockedDriver(IStorageDriver inner, ManualClock clock) : IStorage
         }
     }
 
+    public async Task<bool> DeleteFileAsync(string path, CancellationToken cancellationToken)
+    {
+        var deleted = await Inner.DeleteFileAsync(path, cancellationToken);
+        _times.TryRemove(path, out _);
+        return deleted;
+    }
+
+    /// <summary>The inner driver's own listing (an object store's flat one), with the clock's times.</summary>
+    public async Task<IReadOnlyList<StorageFileInfo>> ListFilesAsync(string path, CancellationToken cancellationToken)
+    {
+        var files = await Inner.ListFilesAsync(path, cancellationToken);
+        return Inner is ILocalFileDriver
+            ? files
+            : [.. files.Select(file => _times.TryGetValue(file.Path, out var at) ? file with { ModifiedAt = at } : file)];
+    }
+
     public Task<Uri?> RedirectUriAsync(string path, string method, CancellationToken cancellationToken) =>
         Inner.RedirectUriAsync(path, method, cancellationToken);
 
