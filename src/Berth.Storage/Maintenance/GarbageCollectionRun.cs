@@ -10,14 +10,17 @@ namespace Berth.Storage.Maintenance;
 
 /// <summary>
 /// The state of one collection; <see cref="GarbageCollector"/> documents the algorithm. Marking is
-/// sequential per repository (the mark set is shared); storage reads within a phase run up to
-/// <see cref="GarbageCollectionOptions.MaxConcurrency"/> at a time.
+/// sequential per repository (the mark set is shared), while the next few repositories are read ahead;
+/// storage reads within a phase run up to <see cref="GarbageCollectionOptions.MaxConcurrency"/> at a time.
 /// </summary>
 /// Every link it removes, and every blob it quarantines, is dropped from the blob descriptor cache before and after
 /// the change (see <see cref="IBlobDescriptorCache"/> for why twice).
 internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags, ReferrerStore referrers, IBlobDescriptorCache cache,
     TimeProvider time, ILogger logger, GarbageCollectionOptions options, IProgress<string>? progress)
 {
+    /// <summary>Repositories read ahead of the mark, each with up to <see cref="GarbageCollectionOptions.MaxConcurrency"/> reads of its own.</summary>
+    private const int RepositoryReadAhead = 4;
+
     private readonly HashSet<DigestKey> _marked = [];
     private readonly List<RepositoryState> _repositories = [];
     private readonly Dictionary<RepositoryName, RepositoryState> _byName = [];
@@ -158,12 +161,20 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
 
     private async Task MarkAsync(CancellationToken cancellationToken)
     {
+        // Repositories are read a window at a time (their listings, manifests and tags in parallel: on an object store
+        // each is a round trip) and marked one after another in walk order, since the mark set is shared.
+        var window = new List<RepositoryName>(RepositoryReadAhead);
         await foreach (var name in LayoutWalker.RepositoriesAsync(driver, path => MaintenanceLog.InvalidRepositoryDirectory(logger, path), cancellationToken))
         {
-            Report(name.Value);
-            var repository = Register(name, addedByRescan: false);
-            await ScanRepositoryAsync(repository, cancellationToken);
+            window.Add(name);
+            if (window.Count == RepositoryReadAhead)
+            {
+                await ScanWindowAsync(window, cancellationToken);
+                window.Clear();
+            }
         }
+
+        await ScanWindowAsync(window, cancellationToken);
 
         if (!options.DeleteUntagged)
         {
@@ -189,15 +200,61 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         while (changed);
     }
 
-    private async Task ScanRepositoryAsync(RepositoryState repository, CancellationToken cancellationToken)
+    private async Task ScanWindowAsync(List<RepositoryName> names, CancellationToken cancellationToken)
     {
-        var root = StoragePaths.Repository(repository.Name);
+        var contents = new RepositoryContent[names.Count];
+        await Parallel.ForAsync(0, names.Count, Parallelism(cancellationToken), async (index, token) =>
+            contents[index] = await ReadRepositoryAsync(names[index], token));
+        for (var index = 0; index < names.Count; index++)
+        {
+            Report(names[index].Value);
+            await MarkRepositoryAsync(Register(names[index], addedByRescan: false), contents[index], cancellationToken);
+            contents[index] = null!;
+        }
+    }
+
+    /// <summary>What the mark needs of a repository, read without touching the shared mark state.</summary>
+    private async Task<RepositoryContent> ReadRepositoryAsync(RepositoryName name, CancellationToken cancellationToken)
+    {
+        var root = StoragePaths.Repository(name);
         var revisions = await LayoutWalker.DigestTreeAsync(driver, root + "/_manifests/revisions", cancellationToken);
+        var nodes = new ConcurrentDictionary<Digest, ManifestReferences?>();
+        await ForEachAsync(revisions, async (digest, token) => nodes[digest] = await LoadAsync(digest, token), cancellationToken);
+
+        var indexedReferrers = new List<(Digest Subject, Digest Referrer)>();
+        foreach (var subject in await LayoutWalker.DigestTreeAsync(driver, root + "/_referrers", cancellationToken))
+        {
+            foreach (var referrer in await referrers.ListAsync(name, subject, cancellationToken))
+            {
+                indexedReferrers.Add((subject, referrer));
+            }
+        }
+
+        List<string> tagNames = [.. await tags.ListAsync(name, cancellationToken, fresh: true) ?? []];
+
+        // Only a collection of untagged manifests asks where each tag points.
+        var tagTargets = new ConcurrentBag<Digest>();
+        if (options.DeleteUntagged)
+        {
+            await ForEachAsync(tagNames, async (tag, token) =>
+            {
+                if (await tags.ResolveAsync(name, tag, token) is { } target)
+                {
+                    tagTargets.Add(target);
+                }
+            }, cancellationToken);
+        }
+
+        return new RepositoryContent(revisions, nodes, indexedReferrers, tagNames, tagTargets);
+    }
+
+    private async Task MarkRepositoryAsync(RepositoryState repository, RepositoryContent content, CancellationToken cancellationToken)
+    {
+        var revisions = content.Revisions;
         repository.AddRevisions(revisions);
         _manifestsScanned += revisions.Count;
 
-        var nodes = new ConcurrentDictionary<Digest, ManifestReferences?>();
-        await ForEachAsync(revisions, async (digest, token) => nodes[digest] = await LoadAsync(digest, token), cancellationToken);
+        var nodes = content.Nodes;
         repository.Nodes = nodes;
         foreach (var (digest, node) in nodes)
         {
@@ -212,29 +269,19 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
             }
         }
 
-        foreach (var subject in await LayoutWalker.DigestTreeAsync(driver, root + "/_referrers", cancellationToken))
+        foreach (var (subject, referrer) in content.IndexedReferrers)
         {
-            foreach (var referrer in await referrers.ListAsync(repository.Name, subject, cancellationToken))
-            {
-                repository.AddReferrer(subject, referrer);
-            }
+            repository.AddReferrer(subject, referrer);
         }
 
-        repository.TagNames = [.. await tags.ListAsync(repository.Name, cancellationToken, fresh: true) ?? []];
+        repository.TagNames = content.TagNames;
 
         // As registry:2: revisions are what exists; tags only decide which of them are reached. A
         // tag naming a manifest without a revision link (left by an old manifest delete) keeps nothing.
         var roots = new List<Digest>();
         if (options.DeleteUntagged)
         {
-            foreach (var tag in repository.TagNames)
-            {
-                if (await tags.ResolveAsync(repository.Name, tag, cancellationToken) is { } target && repository.HasRevision(target))
-                {
-                    roots.Add(target);
-                }
-            }
-
+            roots.AddRange(content.TagTargets.Where(repository.HasRevision));
             roots.AddRange(revisions.Where(d => nodes[d] is null or { Understood: false }));
         }
         else
@@ -780,6 +827,11 @@ internal sealed class GarbageCollectionRun(IStorageDriver driver, TagStore tags,
         /// <summary>Built anew on each call: take it once per use.</summary>
         public Digest Digest => Key.ToDigest();
     }
+
+    /// <summary>A repository as <see cref="ReadRepositoryAsync"/> found it: revisions with their parsed references, referrers
+    /// indexed under <c>_referrers</c>, tag names, and (for a collection of untagged manifests) the tags' targets.</summary>
+    private sealed record RepositoryContent(List<Digest> Revisions, ConcurrentDictionary<Digest, ManifestReferences?> Nodes,
+        List<(Digest Subject, Digest Referrer)> IndexedReferrers, List<string> TagNames, IReadOnlyCollection<Digest> TagTargets);
 
     private sealed record SweepPlan(int ManifestCount, IReadOnlyList<BlobCandidate> Blobs,
         IReadOnlyList<(RepositoryState Repository, Digest Digest)> DanglingLinks);
