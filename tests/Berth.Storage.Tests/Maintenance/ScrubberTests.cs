@@ -2,6 +2,7 @@ using System.Text;
 using Berth.Core;
 using Berth.Storage.Drivers;
 using Berth.Storage.Maintenance;
+using Berth.Storage.Tests.Drivers;
 using Microsoft.Extensions.Logging.Abstractions;
 using static Berth.Storage.Tests.Maintenance.MaintenanceHarness;
 
@@ -261,40 +262,16 @@ public sealed class ScrubberTests : IDisposable
     }
 
     /// <summary>Deletes one path just before it is opened for reading: a collection between the scrub's listing and its read.</summary>
-    private sealed class DeletingBeforeReadDriver(IStorageDriver inner, string victim) : IStorageDriver
+    private sealed class DeletingBeforeReadDriver(IStorageDriver inner, string victim) : ForwardingDriver(inner)
     {
-        public string Name => inner.Name;
-
-        public async Task<Stream> OpenReadAsync(string path, long offset, CancellationToken cancellationToken)
+        public override async Task<Stream> OpenReadAsync(string path, long offset, CancellationToken cancellationToken)
         {
             if (path == victim)
             {
-                await inner.DeleteAsync(path, cancellationToken);
+                await Inner.DeleteAsync(path, cancellationToken);
             }
 
-            return await inner.OpenReadAsync(path, offset, cancellationToken);
+            return await Inner.OpenReadAsync(path, offset, cancellationToken);
         }
-
-        public Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken) => inner.GetContentAsync(path, maxBytes, cancellationToken);
-
-        public Task PutContentAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
-            inner.PutContentAsync(path, content, cancellationToken);
-
-        public Task<StorageWriter> OpenWriteAsync(string path, bool append, CancellationToken cancellationToken) =>
-            inner.OpenWriteAsync(path, append, cancellationToken);
-
-        public Task<StorageWriter> CreateAsync(string path, CancellationToken cancellationToken) => inner.CreateAsync(path, cancellationToken);
-
-        public Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken) => inner.StatAsync(path, cancellationToken);
-
-        public Task<IReadOnlyList<string>> ListAsync(string path, CancellationToken cancellationToken) => inner.ListAsync(path, cancellationToken);
-
-        public Task MoveAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken) =>
-            inner.MoveAsync(sourcePath, destinationPath, cancellationToken);
-
-        public Task DeleteAsync(string path, CancellationToken cancellationToken) => inner.DeleteAsync(path, cancellationToken);
-
-        public Task<Uri?> RedirectUriAsync(string path, string method, CancellationToken cancellationToken) =>
-            inner.RedirectUriAsync(path, method, cancellationToken);
     }
 }
