@@ -1,5 +1,7 @@
 using Berth.Storage.Drivers;
+using Berth.Storage.Maintenance;
 using Berth.Storage.Tests.Drivers;
+using Berth.Storage.Tests.Stores;
 using static Berth.Storage.Tests.Maintenance.MaintenanceHarness;
 
 namespace Berth.Storage.Tests.Maintenance;
@@ -38,6 +40,28 @@ public sealed class GarbageCollectorRequestTests
         Assert.Equal(15, report.BlobsDeleted);
         Assert.Equal(10, report.LinksRemoved);
         Assert.Empty(counting.SubtreeDeletes);
+    }
+
+    [Fact]
+    public async Task Mark_ReadsTheNextRepositoriesWhileItMarksOne()
+    {
+        // Listings that take a round trip's time show how many the mark overlaps: one at a time when it reads one
+        // repository after another.
+        var counting = new RequestCountingDriver(new InMemoryDriver()) { ListDelay = TimeSpan.FromMilliseconds(20) };
+        var h = new MaintenanceHarness(counting);
+        for (var i = 0; i < 8; i++)
+        {
+            await h.PushImageAsync(Core.RepositoryName.Parse($"library/app{i}"), "v1", $"image {i}");
+        }
+
+        var inFlightAfterMark = 0;
+        await h.CollectAsync(Offline with
+        {
+            DryRun = true,
+            Hooks = new GarbageCollectionHooks { AfterMark = _ => { inFlightAfterMark = counting.MaxListsInFlight; return Task.CompletedTask; } },
+        });
+
+        Assert.InRange(inFlightAfterMark, 2, int.MaxValue);
     }
 
     /// <summary>Five tagged images and five untagged ones (their manifest, config and layer are the garbage), aged.</summary>
