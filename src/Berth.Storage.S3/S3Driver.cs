@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
+using Amazon.S3.Internal;
 using Amazon.S3.Model;
 using Berth.Storage.Drivers;
 using Microsoft.Extensions.Logging;
@@ -638,6 +639,7 @@ public sealed partial class S3Driver : IStorageDriver, IDisposable
                 : ResponseChecksumValidation.WHEN_REQUIRED,
         };
 
+        config.EndpointProvider = new CachedEndpointProvider(config.EndpointProvider ?? new AmazonS3EndpointProvider());
         if (endpoint is not null)
         {
             config.ServiceURL = endpoint.ToString();
