@@ -478,6 +478,7 @@ public sealed partial class S3Driver : IStorageDriver, IDisposable
         }
     }
 
+    /// <summary>Stores <paramref name="body"/>, an in-memory stream of at most one part, as one object.</summary>
     internal async Task PutObjectAsync(string key, Stream body, CancellationToken cancellationToken)
     {
         await _client.PutObjectAsync(new PutObjectRequest
@@ -486,6 +487,10 @@ public sealed partial class S3Driver : IStorageDriver, IDisposable
             Key = key,
             InputStream = body,
             AutoCloseStream = false,
+            // The body is in memory, so the SDK can hash it once for the signature; its default over plain HTTP wraps it
+            // in aws-chunked encoding with a signature per chunk, which for the small objects that most writes are (links,
+            // manifests) costs more CPU on both sides than the body itself.
+            UseChunkEncoding = false,
             ContentType = ContentType,
             StorageClass = StorageClass,
             ServerSideEncryptionMethod = Encryption,
