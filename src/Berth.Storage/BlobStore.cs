@@ -123,6 +123,12 @@ public sealed class BlobStore(IStorageDriver driver, IBlobDescriptorCache? cache
         }
     }
 
+    /// <summary>Stores small content (a manifest) under its digest, without asking first whether it is there.</summary>
+    /// <remarks>For content that is most likely new: the question costs a failed read (on an object store a 404, which
+    /// the cloud SDKs turn into exceptions), and writing the same bytes again under their digest changes nothing.</remarks>
+    public Task WriteContentAsync(Digest digest, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
+        Driver.PutContentAsync(StoragePaths.BlobData(digest), content, cancellationToken);
+
     /// <summary>Stores small content (a manifest) under its digest unless it is there already.</summary>
     public async Task PutContentAsync(Digest digest, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {

@@ -80,7 +80,7 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
 
         // Content, then the revision link, then the indexes that point at it: a crash at any
         // step leaves only unreferenced bytes, never a link to nothing.
-        await blobs.PutContentAsync(digest, content, cancellationToken);
+        await StoreContentAsync(digest, content, cancellationToken);
         _content.Set(digest, new StoredManifest(digest, manifest.MediaType, content), new MemoryCacheEntryOptions { Size = content.Length + 256 });
         await Links.WriteAsync(driver, StoragePaths.ManifestRevisionLink(name, digest), digest, cancellationToken);
         await blobs.NoteWrittenAsync(name, cancellationToken);
@@ -108,7 +108,7 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
         CancellationToken cancellationToken)
     {
         var manifest = ManifestParser.Parse(content, contentType);
-        await blobs.PutContentAsync(digest, content, cancellationToken);
+        await StoreContentAsync(digest, content, cancellationToken);
         var stored = new StoredManifest(digest, manifest.MediaType, content);
         _content.Set(digest, stored, new MemoryCacheEntryOptions { Size = content.Length + 256 });
         await Links.WriteAsync(driver, StoragePaths.ManifestRevisionLink(name, digest), digest, cancellationToken);
@@ -120,6 +120,16 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
 
         return stored;
     }
+
+    /// <summary>
+    /// Writes a manifest's bytes to the content store. One this process has not seen lately is almost always new (a push)
+    /// and is written without asking first; one it has seen (a re-tag, a re-push) is usually there, and is written only
+    /// when it is not.
+    /// </summary>
+    private Task StoreContentAsync(Digest digest, byte[] content, CancellationToken cancellationToken) =>
+        _content.TryGetValue(digest, out _)
+            ? blobs.PutContentAsync(digest, content, cancellationToken)
+            : blobs.WriteContentAsync(digest, content, cancellationToken);
 
     /// <summary>Raised after this process deleted a manifest from a repository (readers that keep summaries of indexes recheck them).</summary>
     public event Action<RepositoryName, Digest>? ManifestDeleted;
@@ -176,10 +186,12 @@ public sealed class ManifestStore(IStorageDriver driver, BlobStore blobs, TagSto
     /// </summary>
     private async Task ConfirmReferencesAfterLinkingAsync(RepositoryName name, Digest digest, Manifest manifest, CancellationToken cancellationToken)
     {
-        var required = manifest.RequiredBlobs.Select(d => d.Digest).Concat(manifest.Manifests.Select(d => d.Digest)).Prepend(digest).Distinct();
-        foreach (var reference in required)
+        var required = manifest.RequiredBlobs.Select(d => d.Digest).Concat(manifest.Manifests.Select(d => d.Digest)).Prepend(digest).Distinct().ToList();
+        // All at once, as the check before linking: on an object store each is a request, and a push waits for them.
+        var present = await Task.WhenAll(required.Select(reference => CollectionHandshake.EnsureContentAsync(driver, reference, cancellationToken)));
+        foreach (var (reference, there) in required.Zip(present))
         {
-            if (!await CollectionHandshake.EnsureContentAsync(driver, reference, cancellationToken))
+            if (!there)
             {
                 await Links.DeleteIfExistsAsync(driver, StoragePaths.ManifestRevisionDirectory(name, digest), cancellationToken);
                 // The reference check before linking may have been answered by a cached descriptor that another process
