@@ -91,8 +91,7 @@ public sealed class ManifestPushRequestTests
     /// <summary>Records each content read, write and stat by path; optionally slows stats and counts those in flight.</summary>
     private sealed class RecordingDriver(IStorageDriver inner) : ForwardingDriver(inner)
     {
-        private int _statsInFlight;
-        private int _maxStatsInFlightAfterPut;
+        private readonly InFlightCounter _statsInFlightAfterPut = new();
         private volatile bool _putSeen;
 
         public ConcurrentQueue<(string Operation, string Path)> Calls { get; } = new();
@@ -102,7 +101,7 @@ public sealed class ManifestPushRequestTests
         /// <summary>Stats are counted only once this path has been written.</summary>
         public string? CountStatsAfterPutOf { get; set; }
 
-        public int MaxStatsInFlightAfterPut => _maxStatsInFlightAfterPut;
+        public int MaxStatsInFlightAfterPut => _statsInFlightAfterPut.Most;
 
         public override Task<byte[]> GetContentAsync(string path, int maxBytes, CancellationToken cancellationToken)
         {
@@ -120,28 +119,14 @@ public sealed class ManifestPushRequestTests
         public override async Task<StorageFileInfo> StatAsync(string path, CancellationToken cancellationToken)
         {
             Calls.Enqueue(("stat", path));
-            var counted = _putSeen;
-            var inFlight = counted ? Interlocked.Increment(ref _statsInFlight) : 0;
-            try
+            using (_putSeen ? _statsInFlightAfterPut.Enter() : default(InFlightCounter.Scope?))
             {
-                int seen;
-                while (inFlight > (seen = _maxStatsInFlightAfterPut) && Interlocked.CompareExchange(ref _maxStatsInFlightAfterPut, inFlight, seen) != seen)
-                {
-                }
-
                 if (StatDelay > TimeSpan.Zero)
                 {
                     await Task.Delay(StatDelay, cancellationToken);
                 }
 
                 return await base.StatAsync(path, cancellationToken);
-            }
-            finally
-            {
-                if (counted)
-                {
-                    Interlocked.Decrement(ref _statsInFlight);
-                }
             }
         }
     }

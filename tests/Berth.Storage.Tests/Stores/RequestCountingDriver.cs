@@ -11,14 +11,13 @@ internal sealed class RequestCountingDriver(IStorageDriver inner) : IStorageDriv
 {
     private int _lists;
     private int _missingReads;
-    private int _listsInFlight;
-    private int _maxListsInFlight;
+    private readonly InFlightCounter _listsInFlight = new();
 
     public int Lists => _lists;
 
     public TimeSpan ListDelay { get; init; }
 
-    public int MaxListsInFlight => _maxListsInFlight;
+    public int MaxListsInFlight => _listsInFlight.Most;
 
     public int MissingReads => _missingReads;
 
@@ -50,24 +49,14 @@ internal sealed class RequestCountingDriver(IStorageDriver inner) : IStorageDriv
     public async Task<IReadOnlyList<string>> ListAsync(string path, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _lists);
-        var inFlight = Interlocked.Increment(ref _listsInFlight);
-        try
+        using (_listsInFlight.Enter())
         {
-            int seen;
-            while (inFlight > (seen = _maxListsInFlight) && Interlocked.CompareExchange(ref _maxListsInFlight, inFlight, seen) != seen)
-            {
-            }
-
             if (ListDelay > TimeSpan.Zero)
             {
                 await Task.Delay(ListDelay, cancellationToken);
             }
 
             return await inner.ListAsync(path, cancellationToken);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _listsInFlight);
         }
     }
 
