@@ -55,7 +55,7 @@ public sealed class CachedEndpointProviderTests
             var actual = cached.ResolveEndpoint(Parameters(configuration, key, prefix, copySource));
 
             Assert.Equal(expected.URL, actual.URL);
-            Assert.Equal(expected.Attributes?["authSchemes"] is null, actual.Attributes?["authSchemes"] is null);
+            Assert.Equal(AuthSchemes(expected), AuthSchemes(actual));
             Assert.Equal(expected.Headers?.Count ?? 0, actual.Headers?.Count ?? 0);
         }
     }
@@ -128,6 +128,12 @@ public sealed class CachedEndpointProviderTests
             Assert.True(counting.Calls == 2, $"{name}: a changed value was answered from memory");
         }
     }
+
+    /// <summary>What the SDK signs with, read from an endpoint's attributes the way its resolver reads them.</summary>
+    private static List<string> AuthSchemes(Endpoint endpoint) =>
+        endpoint.Attributes?["authSchemes"] is System.Collections.IList schemes
+            ? schemes.Cast<PropertyBag>().Select(s => $"{s["name"]} {s["signingName"]} {s["signingRegion"]} {s["disableDoubleEncoding"]}").ToList()
+            : [];
 
     private sealed class CountingProvider(IEndpointProvider inner) : IEndpointProvider
     {
