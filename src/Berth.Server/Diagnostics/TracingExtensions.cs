@@ -69,7 +69,7 @@ internal static class TracingExtensions
 
         if (options.MetricsEnabled)
         {
-            // The same meters prometheus-net serves on the debug listener; both listen side by side.
+            // Berth's own meters (the debug listener's Prometheus endpoint adds the runtime's and Kestrel's); both listen side by side.
             telemetry.WithMetrics(metrics => metrics
                 .AddMeter("Berth.*")
                 .AddOtlpExporter((exporter, reader) =>
