@@ -58,8 +58,8 @@ internal static class GarbageCollectCommand
             }
         }
 
-        if (await OfflineStorage.LoadConfigurationAsync(configPath, environment, Console.Error) is not { } config
-            || await OfflineStorage.OpenAsync<GarbageCollector>(config, Console.Error) is not var (provider, collector))
+        if (await OfflineStorage.LoadConfigurationAsync(configPath, environment, Console.Error) is not { } loaded
+            || await OfflineStorage.OpenAsync<GarbageCollector>(loaded, Console.Error) is not var (provider, collector))
         {
             return 1;
         }

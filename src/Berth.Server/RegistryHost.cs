@@ -45,29 +45,8 @@ public static partial class RegistryHost
         // kernel limit to hit on a large registry). Berth reads no appsettings.json; its own directory is small and
         // never holds storage.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
-        builder.Logging.ClearProviders();
-        if (string.Equals(config.Log.Formatter, "json", StringComparison.OrdinalIgnoreCase))
-        {
-            builder.Logging.AddJsonConsole(o =>
-            {
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-                o.UseUtcTimestamp = true;
-            });
-        }
-        else
-        {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                o.UseUtcTimestamp = true;
-            });
-        }
-
-        builder.Logging.SetMinimumLevel(ParseLevel(config.Log.Level));
-        // Kestrel and hosting chatter is operational noise unless asked for.
-        var debugLogging = ParseLevel(config.Log.Level) <= LogLevel.Debug;
-        builder.Logging.AddFilter("Microsoft", debugLogging ? LogLevel.Information : LogLevel.Warning);
+        builder.Logging.AddBerthConsole(config.Log, standardError: false);
+        var debugLogging = ConsoleLogging.IsDebug(config.Log);
         if (!debugLogging)
         {
             // While this category is enabled at all, ASP.NET Core starts an activity and a logging scope for every
@@ -351,17 +330,6 @@ public static partial class RegistryHost
             ? (ip, port)
             : throw ConfigurationException.ForKey(key, $"'{host}' is not an IP address or localhost");
     }
-
-    private static LogLevel ParseLevel(string level) => level.ToLowerInvariant() switch
-    {
-        "debug" => LogLevel.Debug,
-        "info" => LogLevel.Information,
-        "warn" or "warning" => LogLevel.Warning,
-        "error" => LogLevel.Error,
-        "fatal" or "panic" => LogLevel.Critical,
-        "trace" => LogLevel.Trace,
-        _ => LogLevel.Information,
-    };
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Configuration: {Warning}")]
     private static partial void LogConfigurationWarning(ILogger logger, string warning);

@@ -68,10 +68,12 @@ internal static class RetentionCommand
             }
         }
 
-        if (await OfflineStorage.LoadConfigurationAsync(configPath, environment, error) is not { } config)
+        if (await OfflineStorage.LoadConfigurationAsync(configPath, environment, error) is not { } loaded)
         {
             return 1;
         }
+
+        var config = loaded.Configuration;
 
         if (config.Retention.Rules.Count == 0)
         {
@@ -91,7 +93,9 @@ internal static class RetentionCommand
             return 1;
         }
 
-        if (await OfflineStorage.OpenAsync<RetentionEngine>(config, error,
+        if (await OfflineStorage.OpenAsync<RetentionEngine>(loaded, error,
+                // Each decision is this command's output; the engine's log of each deletion would print it twice.
+                configureLogging: logging => logging.AddFilter(typeof(RetentionEngine).FullName, LogLevel.Warning),
                 addServices: services => services.AddBerthLifecycle(config, mayRecordPulls: false)) is not var (provider, engine))
         {
             return 1;

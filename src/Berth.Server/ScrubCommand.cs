@@ -72,8 +72,8 @@ internal static class ScrubCommand
             }
         }
 
-        if (await OfflineStorage.LoadConfigurationAsync(configPath, environment, Console.Error) is not { } config
-            || await OfflineStorage.OpenAsync<Scrubber>(config, Console.Error,
+        if (await OfflineStorage.LoadConfigurationAsync(configPath, environment, Console.Error) is not { } loaded
+            || await OfflineStorage.OpenAsync<Scrubber>(loaded, Console.Error,
                 // The findings are this command's output; the scrubber's warnings about them would print each twice.
                 configureLogging: logging => logging.AddFilter(typeof(Scrubber).FullName, LogLevel.Error)) is not var (provider, scrubber))
         {
@@ -95,7 +95,7 @@ internal static class ScrubCommand
             report = await scrubber.RunAsync(new ScrubOptions
             {
                 DryRun = dryRun,
-                BytesPerSecond = rate ?? config.Storage.Maintenance.Scrub.RateLimit,
+                BytesPerSecond = rate ?? loaded.Configuration.Storage.Maintenance.Scrub.RateLimit,
             }, json || quiet ? null : new ConsoleFindings(), interrupted.Token);
         }
         catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
