@@ -12,8 +12,8 @@ namespace Berth.LoadClient;
 /// between, the way Berth's S3 driver does it. <c>s3-put</c> is a multipart upload of the file in parts of
 /// <c>--part-bytes</c> (Berth's <c>chunksize</c>) with <c>--concurrency</c> parts in flight (Berth's writer sends one at
 /// a time); <c>s3-get</c> is one streamed GET read in 128 KiB pieces, as Berth reads a blob it serves with redirects
-/// disabled. Both configure the client as Berth does (path style, checksums only where required) and take the keys
-/// from S3_ACCESS_KEY / S3_SECRET_KEY.
+/// disabled. Both configure the client as Berth does (path style, checksums only where required, 64 KiB copy buffer)
+/// and take the keys from S3_ACCESS_KEY / S3_SECRET_KEY.
 /// </summary>
 internal static class S3Ceiling
 {
@@ -188,6 +188,7 @@ internal static class S3Ceiling
             ForcePathStyle = true,
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+            BufferSize = 64 * 1024,
         };
         return new AmazonS3Client(new BasicAWSCredentials(access, secret), config);
     }

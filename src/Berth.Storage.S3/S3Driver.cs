@@ -642,6 +642,9 @@ public sealed partial class S3Driver : IStorageDriver, IDisposable
             ResponseChecksumValidation = options.Checksums == S3ChecksumMode.WhenSupported
                 ? ResponseChecksumValidation.WHEN_SUPPORTED
                 : ResponseChecksumValidation.WHEN_REQUIRED,
+            // The SDK copies a request body to the socket through a buffer of this size (8 KiB by default): a 64 MiB
+            // push made about 9,000 sends of 7 KiB, 1,700 with 64 KiB. Below the large-object heap's threshold.
+            BufferSize = 64 * 1024,
         };
 
         config.EndpointProvider = new CachedEndpointProvider(config.EndpointProvider ?? new AmazonS3EndpointProvider());
