@@ -16,13 +16,18 @@ internal sealed class PartBufferPool(int bufferSize)
 
     private readonly ConcurrentBag<byte[]> _idle = [];
     private int _idleCount;
+    private int _rented;
 
     /// <summary>The length of every buffer handed out.</summary>
     public int BufferSize { get; } = bufferSize;
 
+    /// <summary>Buffers handed out and not given back: the writers' part buffers in use.</summary>
+    public int Rented => Volatile.Read(ref _rented);
+
     /// <summary>An idle buffer, or a new one; its content is undefined.</summary>
     public byte[] Rent()
     {
+        Interlocked.Increment(ref _rented);
         if (_idle.TryTake(out var buffer))
         {
             Interlocked.Decrement(ref _idleCount);
@@ -41,6 +46,7 @@ internal sealed class PartBufferPool(int bufferSize)
             return;
         }
 
+        Interlocked.Decrement(ref _rented);
         if (Interlocked.Increment(ref _idleCount) <= MaximumIdle)
         {
             _idle.Add(buffer);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using Amazon.S3;
 using Amazon.S3.Model;
@@ -7,11 +8,14 @@ using Microsoft.Extensions.Logging;
 namespace Berth.Storage.S3;
 
 /// <summary>
-/// Streams writes into one S3 object. Bytes collect in a buffer of <c>chunksize</c> from the driver's bounded pool; each full
+/// Streams writes into one S3 object. Bytes collect in a buffer that starts at <see cref="InitialBufferBytes"/> and grows
+/// fourfold with the object until it is a part buffer of <c>chunksize</c> from the driver's bounded pool; each full part
 /// buffer is uploaded as a part of a multipart upload started on the first one, while the next part is received into a
 /// second buffer (at most one part in flight, so receiving from the client and sending to the store overlap). Commit
 /// (or disposal) waits for that part, uploads the rest and completes the upload, or sends a single PUT when no part was
-/// needed. Memory is at most two buffers per writer whatever the object's size.
+/// needed. Memory is at most two part buffers per writer whatever the object's size, and a small object (a config, a
+/// small layer) never takes one: sixty-four small pushes at once would otherwise hold sixty-four <c>chunksize</c>
+/// arrays, 640 MiB at registry:2's default.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -43,12 +47,22 @@ namespace Berth.Storage.S3;
 /// </remarks>
 internal sealed partial class S3Writer : StorageWriter
 {
+    /// <summary>A writer's first buffer, from <see cref="ArrayPool{T}.Shared"/>.</summary>
+    internal const int InitialBufferBytes = 64 * 1024;
+
+    /// <summary>
+    /// The largest buffer taken from <see cref="ArrayPool{T}.Shared"/>; an object that outgrows it (or half a part) takes a
+    /// part buffer. The shared pool rounds sizes up to powers of two and keeps what it is given, so it only sees small ones.
+    /// </summary>
+    internal const int MaximumGrowingBufferBytes = 4 * 1024 * 1024;
+
     private readonly S3Driver _driver;
     private readonly string _path;
     private readonly string _key;
     private readonly List<PartETag> _parts = [];
     private readonly S3Driver.ObjectHead? _base;
     private byte[]? _buffer;
+    private bool _bufferIsPart;
     private int _buffered;
 
     // The previous full part's upload, still running while the next part is received, and the buffer it reads; the
@@ -99,9 +113,9 @@ internal sealed partial class S3Writer : StorageWriter
 
             while (!buffer.IsEmpty)
             {
-                _buffer ??= _driver.PartBuffers.Rent();
                 var count = Math.Min(buffer.Length, _driver.ChunkSize - _buffered);
-                buffer.Span[..count].CopyTo(_buffer.AsSpan(_buffered));
+                var target = EnsureCapacity(_buffered + count);
+                buffer.Span[..count].CopyTo(target.AsSpan(_buffered));
                 _buffered += count;
                 _size += count;
                 buffer = buffer[count..];
@@ -219,7 +233,7 @@ internal sealed partial class S3Writer : StorageWriter
             }
             else
             {
-                _buffer ??= _driver.PartBuffers.Rent();
+                var target = EnsureCapacity((int)existing.Size);
                 try
                 {
                     using var response = await _driver.Client.GetObjectAsync(new GetObjectRequest
@@ -228,7 +242,7 @@ internal sealed partial class S3Writer : StorageWriter
                         Key = _key,
                         EtagToMatch = existing.ETag,
                     }, cancellationToken);
-                    await response.ResponseStream.ReadExactlyAsync(_buffer.AsMemory(0, (int)existing.Size), cancellationToken);
+                    await response.ResponseStream.ReadExactlyAsync(target.AsMemory(0, (int)existing.Size), cancellationToken);
                 }
                 catch (AmazonS3Exception ex) when (S3Driver.IsMissingKey(ex) || ex.StatusCode == HttpStatusCode.PreconditionFailed)
                 {
@@ -250,6 +264,9 @@ internal sealed partial class S3Writer : StorageWriter
     {
         await FinishPartInFlightAsync();
         var (partNumber, uploadId) = await NextPartAsync(cancellationToken);
+
+        // A full part fills only a part buffer: the growing ones are smaller than half a part.
+        System.Diagnostics.Debug.Assert(_bufferIsPart, "a full part is always in a part buffer");
         _inFlightBuffer = _buffer;
 
         // On no request's token: a client that goes away while this part is still on its way must not lose it, since
@@ -378,12 +395,50 @@ internal sealed partial class S3Writer : StorageWriter
         }
     }
 
+    /// <summary>
+    /// The buffer, with room for <paramref name="needed"/> bytes: the first one small, each next one four times larger (what
+    /// is buffered copied over), and a part buffer once the object needs more than <see cref="MaximumGrowingBufferBytes"/>
+    /// or half a part, or has already sent a part.
+    /// </summary>
+    private byte[] EnsureCapacity(int needed)
+    {
+        if (_buffer is { } current && current.Length >= needed)
+        {
+            return current;
+        }
+
+        var grown = _buffer is null ? Math.Max(needed, InitialBufferBytes) : Math.Max(needed, _buffer.Length * 4);
+        var growing = _uploadId is null && grown <= Math.Min(MaximumGrowingBufferBytes, _driver.ChunkSize / 2);
+        var next = growing ? ArrayPool<byte>.Shared.Rent(grown) : _driver.PartBuffers.Rent();
+        if (_buffer is { } previous)
+        {
+            previous.AsSpan(0, _buffered).CopyTo(next);
+            ReturnBuffer(previous, _bufferIsPart);
+        }
+
+        _buffer = next;
+        _bufferIsPart = !growing;
+        return next;
+    }
+
     private void ReleaseBuffer()
     {
         if (_buffer is { } buffer)
         {
             _buffer = null;
+            ReturnBuffer(buffer, _bufferIsPart);
+        }
+    }
+
+    private void ReturnBuffer(byte[] buffer, bool isPart)
+    {
+        if (isPart)
+        {
             _driver.PartBuffers.Return(buffer);
+        }
+        else
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

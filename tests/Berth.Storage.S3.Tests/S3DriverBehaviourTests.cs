@@ -80,6 +80,81 @@ public sealed class S3DriverBehaviourTests(S3Fixture fixture) : IClassFixture<S3
     }
 
     [Fact]
+    public async Task Writer_ManySmallObjectsAtOnce_HoldNoPartBuffer()
+    {
+        var driver = Driver(o => o with { ChunkSize = 5 * MiB });
+        var contents = Enumerable.Range(0, 16).Select(i => RandomBytes(1_000 + (i * 20_000), 30 + i)).ToList();
+        var writers = new List<StorageWriter>();
+        try
+        {
+            for (var i = 0; i < contents.Count; i++)
+            {
+                var writer = await driver.OpenWriteAsync($"/small/{i}", append: false, Ct);
+                writers.Add(writer);
+                for (var offset = 0; offset < contents[i].Length; offset += 7_000)
+                {
+                    await writer.WriteAsync(contents[i].AsMemory(offset, Math.Min(7_000, contents[i].Length - offset)), Ct);
+                }
+            }
+
+            // Sixteen writers open with up to 301 KB each: a part buffer apiece would be 80 MiB.
+            Assert.Equal(0, driver.PartBuffers.Rented);
+            foreach (var writer in writers)
+            {
+                await writer.CommitAsync(Ct);
+            }
+        }
+        finally
+        {
+            foreach (var writer in writers)
+            {
+                await writer.DisposeAsync();
+            }
+        }
+
+        for (var i = 0; i < contents.Count; i++)
+        {
+            Assert.Equal(contents[i], await ReadAsync(driver, $"/small/{i}"));
+            Assert.DoesNotContain("-", await ETagAsync(driver, $"/small/{i}"), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Writer_ObjectOutgrowingTheSmallBuffers_TakesOnePartBufferAndKeepsEveryByte()
+    {
+        var driver = Driver(o => o with { ChunkSize = 5 * MiB });
+        var content = RandomBytes((12 * MiB) + 777, 40);
+
+        await using (var writer = await driver.OpenWriteAsync("/growing/data", append: false, Ct))
+        {
+            var offset = 0;
+            foreach (var length in Enumerable.Repeat(new[] { 1, 65_535, 2, 300_000, 3 * MiB }, 100).SelectMany(l => l))
+            {
+                var take = Math.Min(length, content.Length - offset);
+                if (take == 0)
+                {
+                    break;
+                }
+
+                await writer.WriteAsync(content.AsMemory(offset, take), Ct);
+                offset += take;
+                if (offset <= 2 * MiB)
+                {
+                    Assert.Equal(0, driver.PartBuffers.Rented);
+                }
+            }
+
+            // One part in flight and the next being filled, at most.
+            Assert.InRange(driver.PartBuffers.Rented, 1, 2);
+            await writer.CommitAsync(Ct);
+        }
+
+        Assert.Equal(0, driver.PartBuffers.Rented);
+        Assert.Equal(SHA256.HashData(content), await HashOfAsync(driver, "/growing/data"));
+        Assert.EndsWith("-3\"", await ETagAsync(driver, "/growing/data"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Writer_AppendToObjectOfAtLeast5MiB_CopiesItServerSideAndContinues()
     {
         var driver = Driver(o => o with { ChunkSize = 5 * MiB });
