@@ -2,10 +2,12 @@ using Berth.Auth;
 using Berth.Ui.Browsing;
 using Berth.Ui.Security;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 
 namespace Berth.Ui;
 
@@ -18,6 +20,7 @@ public static class WebUiServiceCollectionExtensions
     public static IServiceCollection AddBerthWebUi(this IServiceCollection services, WebUiSettings settings)
     {
         services.AddRazorComponents();
+        KeepDataProtectionInMemory(services);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(settings);
         services.TryAddSingleton<RegistryBrowser>();
@@ -28,6 +31,24 @@ public static class WebUiServiceCollectionExtensions
                 sp.GetService<Berth.Api.RegistryApiOptions>()?.ExternalBaseUri));
         services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<WebUiEndpoints>(sp));
         return services;
+    }
+
+    /// <summary>
+    /// Razor components bring ASP.NET Core's data protection, for antiforgery tokens the UI does not use (its forms post to
+    /// its own endpoints and its sessions are signed with the registry's secret). By default it keeps its keys as files
+    /// under the user's home directory, and its hosted service makes one at every start: an unencrypted key file written
+    /// outside the registry's storage, a warning about it in every start-up log, and the XML stack loaded (5 MiB of the
+    /// idle process). Here its provider is in-memory and nothing makes a key until something asks for one.
+    /// </summary>
+    private static void KeepDataProtectionInMemory(IServiceCollection services)
+    {
+        services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        const string keyRingStarter = "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService";
+        foreach (var descriptor in services.Where(d => d.ServiceType == typeof(IHostedService)
+            && d.ImplementationType?.FullName == keyRingStarter).ToList())
+        {
+            services.Remove(descriptor);
+        }
     }
 
     /// <summary>Maps the UI's pages at the root, beside <c>/v2</c>: <c>/</c>, <c>/r/…</c>, <c>/usage</c>, <c>/delete</c>, <c>/sign-in</c>, <c>/sign-out</c>, <c>/_ui/…</c>.</summary>

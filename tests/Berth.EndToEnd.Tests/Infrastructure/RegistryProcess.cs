@@ -80,13 +80,14 @@ public sealed class RegistryProcess : IAsyncDisposable
     /// <param name="rootDirectory">Its storage root (informational: the configuration decides).</param>
     /// <param name="configYaml">The configuration for a port.</param>
     /// <param name="readiness">How to tell it is up; by default a plain-HTTP <c>GET /v2/</c> answering 200.</param>
+    /// <param name="environment">Variables set for the process (a test's own <c>HOME</c>, say), beside the inherited ones.</param>
     public static async Task<RegistryProcess> StartAsync(RegistryKind kind, string name, string rootDirectory, Func<int, string> configYaml,
-        RegistryReadiness? readiness = null)
+        RegistryReadiness? readiness = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var failures = new List<string>();
         for (var attempt = 1; attempt <= StartAttempts; attempt++)
         {
-            var registry = Launch(kind, name, FreeTcpPort.Next(), rootDirectory, configYaml);
+            var registry = Launch(kind, name, FreeTcpPort.Next(), rootDirectory, configYaml, environment);
             var failure = await WaitUntilReadyAsync(registry, readiness ?? RegistryReadiness.PlainHttp);
             if (failure is null)
             {
@@ -139,7 +140,8 @@ public sealed class RegistryProcess : IAsyncDisposable
         }
     }
 
-    private static RegistryProcess Launch(RegistryKind kind, string name, int port, string rootDirectory, Func<int, string> configYaml)
+    private static RegistryProcess Launch(RegistryKind kind, string name, int port, string rootDirectory, Func<int, string> configYaml,
+        IReadOnlyDictionary<string, string>? environment)
     {
         // Resolved first: a missing server build or tool throws before anything is created.
         string[] command = kind switch
@@ -169,6 +171,11 @@ public sealed class RegistryProcess : IAsyncDisposable
             startInfo.Environment.Remove(variable);
         }
 
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[variable] = value;
+        }
+
         var process = new Process { StartInfo = startInfo };
         try
         {
@@ -192,7 +199,8 @@ public sealed class RegistryProcess : IAsyncDisposable
         || name.Equals("ASPNETCORE_HTTP_PORTS", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The same registry:2 configuration for both implementations; that is the point of a drop-in replacement.</summary>
-    private static string ConfigYaml(RegistryKind kind, int port, string rootDirectory) => $"""
+    /// <summary>The configuration <see cref="StartAsync(RegistryKind, string)"/> uses: filesystem storage, deletes on, info log.</summary>
+    public static string ConfigYaml(RegistryKind kind, int port, string rootDirectory) => $"""
         version: 0.1
         log:
           level: info
