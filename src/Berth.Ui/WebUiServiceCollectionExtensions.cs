@@ -36,9 +36,10 @@ public static class WebUiServiceCollectionExtensions
     /// <summary>
     /// Razor components bring ASP.NET Core's data protection, for antiforgery tokens the UI does not use (its forms post to
     /// its own endpoints and its sessions are signed with the registry's secret). By default it keeps its keys as files
-    /// under the user's home directory, and its hosted service makes one at every start: an unencrypted key file written
-    /// outside the registry's storage, a warning about it in every start-up log, and the XML stack loaded (5 MiB of the
-    /// idle process). Here its provider is in-memory and nothing makes a key until something asks for one.
+    /// under the user's home directory, and its hosted service makes one at start when none is stored there (at every
+    /// start in a container without a persistent home): an unencrypted key file outside the registry's storage, a warning
+    /// about it in the start-up log, and the XML stack loaded (5 MiB of the idle process). Here its provider is in-memory
+    /// and nothing makes a key until something asks for one.
     /// </summary>
     private static void KeepDataProtectionInMemory(IServiceCollection services)
     {

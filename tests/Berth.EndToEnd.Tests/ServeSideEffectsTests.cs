@@ -4,8 +4,8 @@ namespace Berth.EndToEnd.Tests;
 
 /// <summary>
 /// <c>berth serve</c> as a real process with the default web UI on: it writes nowhere but its storage. ASP.NET Core's
-/// data protection, which the UI's Razor components bring along, used to make a key at every start, write it
-/// unencrypted under the user's home directory and warn about it.
+/// data protection, which the UI's Razor components bring along, used to make a key at start when none was stored,
+/// write it unencrypted under the user's home directory and warn about it.
 /// </summary>
 public sealed class ServeSideEffectsTests : IDisposable
 {
