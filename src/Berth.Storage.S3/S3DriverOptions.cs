@@ -95,8 +95,9 @@ public sealed record S3DriverOptions
     /// <summary><c>v4auth</c> (default true). Berth always signs with SigV4; false is accepted for registry:2 configs and logged.</summary>
     public bool V4Auth { get; init; } = true;
 
-    /// <summary><c>chunksize</c>: the multipart part size writers upload, 5 MiB to 5 GiB (default 10 MiB). Each open writer
-    /// holds one buffer of this size.</summary>
+    /// <summary><c>chunksize</c>: the multipart part size writers upload, 5 MiB to 5 GiB (default 10 MiB). A writer whose
+    /// object outgrows 4 MiB (or half a part) holds up to two buffers of this size, one part on its way while the next
+    /// fills; a smaller object is buffered in arrays that grow with it.</summary>
     public long ChunkSize { get; init; } = DefaultChunkSize;
 
     /// <summary><c>multipartcopychunksize</c>: the part size of server-side multipart copies, 5 MiB to 5 GiB (default 32 MiB).</summary>
